@@ -1,0 +1,26 @@
+"""gauss_flows: Gaussianization on JAX.
+
+Greedy RBIG fits (:func:`fit_rbig`) and trainable Gaussianization flows
+(:func:`gaussianization_flow`) are one and the same flowjax object, so a greedy fit
+warm-starts gradient training (:func:`train_flow`).
+"""
+
+from gauss_flows import bijections, fit
+from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
+from gauss_flows.fit import fit_mixture_em, fit_rbig
+from gauss_flows.flows import gaussianization_flow
+from gauss_flows.train import train_flow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HouseholderRotation",
+    "MixtureCDFGaussianization",
+    "__version__",
+    "bijections",
+    "fit",
+    "fit_mixture_em",
+    "fit_rbig",
+    "gaussianization_flow",
+    "train_flow",
+]

@@ -1,0 +1,15 @@
+"""Gaussianization layers: flowjax bijections whose forward map sends data towards N(0, I)."""
+
+from gauss_flows.bijections.marginal import MixtureCDFGaussianization
+from gauss_flows.bijections.rotation import (
+    HouseholderRotation,
+    householder_decomposition,
+    householder_product,
+)
+
+__all__ = [
+    "HouseholderRotation",
+    "MixtureCDFGaussianization",
+    "householder_decomposition",
+    "householder_product",
+]

@@ -1,0 +1,15 @@
+"""Greedy, gradient-free fitting of Gaussianization flows."""
+
+from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
+from gauss_flows.fit.rbig import fit_rbig
+from gauss_flows.fit.rotations import ROTATIONS, pca_rotation, random_rotation
+
+__all__ = [
+    "ROTATIONS",
+    "MixtureParams",
+    "fit_mixture_em",
+    "fit_rbig",
+    "mixture_log_likelihood",
+    "pca_rotation",
+    "random_rotation",
+]
