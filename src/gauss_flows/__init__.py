@@ -6,6 +6,7 @@ warm-starts gradient training (:func:`train_flow`).
 """
 
 from gauss_flows import bijections, fit
+from gauss_flows import datasets
 from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
 from gauss_flows.fit import fit_mixture_em, fit_rbig
 from gauss_flows.flows import gaussianization_flow
@@ -18,6 +19,7 @@ __all__ = [
     "MixtureCDFGaussianization",
     "__version__",
     "bijections",
+    "datasets",
     "fit",
     "fit_mixture_em",
     "fit_rbig",
