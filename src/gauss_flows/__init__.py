@@ -10,11 +10,13 @@ from gauss_flows import datasets
 from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
 from gauss_flows.fit import fit_mixture_em, fit_rbig
 from gauss_flows.flows import gaussianization_flow
+from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.train import train_flow
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ModelFileError",
     "HouseholderRotation",
     "MixtureCDFGaussianization",
     "__version__",
@@ -24,5 +26,8 @@ __all__ = [
     "fit_mixture_em",
     "fit_rbig",
     "gaussianization_flow",
+    "load",
+    "read_header",
+    "save",
     "train_flow",
 ]
