@@ -65,7 +65,7 @@ def fit_rbig(
     n_layers: int | None = 8,
     n_components: int = 8,
     random_state: int | None = 0,
-    rotation: str = "pca",
+    rotation: str = "random",
     max_layers: int = 100,
     tol: float | None = None,
     patience: int = 3,

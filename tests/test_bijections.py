@@ -1,0 +1,145 @@
+"""Property tests for every Gaussianization layer: round trip, log-det, tails, gradients."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from gauss_flows.bijections import (
+    HouseholderRotation,
+    MixtureCDFGaussianization,
+    householder_decomposition,
+    householder_product,
+)
+from gauss_flows.bijections._mixture_cdf import log_ndtri, mixture_degaussianize
+
+
+def cast(tree, dtype):
+    """Cast every floating array leaf of a pytree to ``dtype``."""
+    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
+
+
+def _marginal(key, d=3, k=5, dtype=jnp.float64):
+    return cast(MixtureCDFGaussianization.random(key, n_dims=d, n_components=k), dtype)
+
+
+def _layers(dtype=jnp.float64):
+    return {
+        "marginal": _marginal(jr.key(0), dtype=dtype),
+        "rotation": cast(HouseholderRotation.random(jr.key(1), n_dims=3), dtype),
+    }
+
+
+LAYERS = ["marginal", "rotation"]
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_round_trip_float64(name):
+    layer = _layers()[name]
+    x = jr.normal(jr.key(2), (50, 3)) * 2.0
+    z = jax.vmap(layer.transform)(x)
+    back = jax.vmap(layer.inverse)(z)
+    np.testing.assert_allclose(back, x, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_round_trip_float32(name):
+    layer = _layers(jnp.float32)[name]
+    x = (jr.normal(jr.key(2), (50, 3)) * 2.0).astype(jnp.float32)
+    back = jax.vmap(layer.inverse)(jax.vmap(layer.transform)(x))
+    assert back.dtype == jnp.float32
+    np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_log_det_matches_jacobian(name):
+    layer = _layers()[name]
+    for x in jr.normal(jr.key(3), (5, 3)) * 1.5:
+        _, log_det = layer.transform_and_log_det(x)
+        jac = jax.jacobian(layer.transform)(x)
+        np.testing.assert_allclose(log_det, jnp.linalg.slogdet(jac)[1], rtol=1e-9, atol=1e-9)
+        _, inv_log_det = layer.inverse_and_log_det(x)
+        inv_jac = jax.jacobian(layer.inverse)(x)
+        np.testing.assert_allclose(inv_log_det, jnp.linalg.slogdet(inv_jac)[1], rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_marginal_finite_far_in_tails(dtype):
+    layer = _marginal(jr.key(4), dtype=dtype)
+    x = jnp.array([[-1e4, 1e4, 0.0], [1e4, -1e4, 1e3], [-3e3, 5e2, -1e4]], dtype)
+    z, log_det = jax.vmap(layer.transform_and_log_det)(x)
+    assert z.dtype == dtype
+    assert bool(jnp.all(jnp.isfinite(z))) and bool(jnp.all(jnp.isfinite(log_det)))
+    # Monotone and sign-correct far out: huge negative inputs give negative latents.
+    assert bool(jnp.all(jnp.sign(z[:, :2]) == jnp.sign(x[:, :2])))
+
+
+def test_marginal_is_monotone_increasing():
+    layer = _marginal(jr.key(5))
+    x = jnp.linspace(-30, 30, 2001)
+    z = jax.vmap(layer.transform)(jnp.stack([x, x, x], axis=1))
+    assert bool(jnp.all(jnp.diff(z, axis=0) > 0))
+
+
+def test_identity_marginal_is_identity():
+    layer = MixtureCDFGaussianization.identity(n_dims=2, n_components=3)
+    x = jnp.array([-7.0, 3.2])
+    z, log_det = layer.transform_and_log_det(x)
+    np.testing.assert_allclose(z, x, rtol=1e-10)
+    np.testing.assert_allclose(log_det, 0.0, atol=1e-10)
+
+
+def test_log_ndtri_inverts_log_ndtr_deep_in_tail():
+    z = jnp.array([-1e4, -300.0, -38.0, -9.0, -1.0, 0.0])
+    log_p = jax.scipy.special.log_ndtr(z)
+    np.testing.assert_allclose(log_ndtri(log_p), z, rtol=1e-10)
+    grad = jax.vmap(jax.grad(log_ndtri))(log_p)
+    expected = jnp.exp(log_p - jax.scipy.stats.norm.logpdf(z))
+    np.testing.assert_allclose(grad[1:], expected[1:], rtol=1e-6)
+    np.testing.assert_allclose(grad[0], 1e-4, rtol=1e-6)  # Mills ratio ≈ 1/|z|
+
+
+def test_inverse_gradients_match_finite_differences():
+    layer = _marginal(jr.key(6), d=2, k=4)
+    params = (layer.logits, layer.means, layer.log_scales)
+    z = jnp.array([0.7, -1.3])
+
+    def f(z, logits, means, log_scales):
+        x, log_det = mixture_degaussianize(z, logits, means, log_scales)
+        return jnp.sum(jnp.sin(x)) + log_det.sum()
+
+    grads = jax.grad(f, argnums=(0, 1, 2, 3))(z, *params)
+    eps = 1e-6
+    args = [z, *params]
+    for i, g in enumerate(grads):
+        flat = args[i].ravel()
+        for j in range(0, flat.size, max(1, flat.size // 4)):
+            bump = jnp.zeros_like(flat).at[j].set(eps).reshape(args[i].shape)
+            up = list(args); up[i] = args[i] + bump
+            down = list(args); down[i] = args[i] - bump
+            fd = (f(*up) - f(*down)) / (2 * eps)
+            np.testing.assert_allclose(g.ravel()[j], fd, rtol=1e-5, atol=1e-7)
+
+
+def test_householder_decomposition_is_exact():
+    for d in (1, 2, 3, 7):
+        q, _ = np.linalg.qr(np.random.default_rng(d).normal(size=(d, d)))
+        rot = HouseholderRotation.from_matrix(q)
+        np.testing.assert_allclose(rot.matrix, q, atol=1e-12)
+        vectors, signs = householder_decomposition(q)
+        np.testing.assert_allclose(householder_product(vectors, signs), q, atol=1e-12)
+
+
+def test_rotation_rejects_non_orthogonal_matrix():
+    with pytest.raises(ValueError, match="not orthogonal"):
+        HouseholderRotation.from_matrix(np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="square"):
+        HouseholderRotation.from_matrix(np.ones((2, 3)))
+
+
+def test_rotation_signs_are_not_trainable():
+    rot = HouseholderRotation.random(jr.key(0), n_dims=4)
+    params, _ = eqx.partition(rot, eqx.is_inexact_array)
+    assert params.signs is None and params.vectors is not None
