@@ -10,12 +10,18 @@ from gauss_flows import datasets
 from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
 from gauss_flows.fit import fit_mixture_em, fit_rbig
 from gauss_flows.flows import gaussianization_flow
+from gauss_flows.bijections import MixtureCDFCoupling
+from gauss_flows.fit import fit_rbig_coupling
+from gauss_flows.flows import coupling_gaussianization_flow
 from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.train import train_flow
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MixtureCDFCoupling",
+    "coupling_gaussianization_flow",
+    "fit_rbig_coupling",
     "ModelFileError",
     "HouseholderRotation",
     "MixtureCDFGaussianization",

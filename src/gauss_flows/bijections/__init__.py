@@ -1,5 +1,6 @@
 """Gaussianization layers: flowjax bijections whose forward map sends data towards N(0, I)."""
 
+from gauss_flows.bijections.coupling import MixtureCDFCoupling
 from gauss_flows.bijections.marginal import MixtureCDFGaussianization
 from gauss_flows.bijections.rotation import (
     HouseholderRotation,
@@ -9,6 +10,7 @@ from gauss_flows.bijections.rotation import (
 
 __all__ = [
     "HouseholderRotation",
+    "MixtureCDFCoupling",
     "MixtureCDFGaussianization",
     "householder_decomposition",
     "householder_product",

@@ -2,6 +2,7 @@
 
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
 from gauss_flows.fit.rbig import fit_rbig
+from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
 from gauss_flows.fit.rotations import ROTATIONS, pca_rotation, random_rotation
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "MixtureParams",
     "fit_mixture_em",
     "fit_rbig",
+    "fit_rbig_coupling",
     "mixture_log_likelihood",
     "pca_rotation",
     "random_rotation",

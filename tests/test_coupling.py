@@ -1,0 +1,271 @@
+"""Mixture-CDF coupling layer, coupling Gaussianization flow and its greedy warm start."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import gauss_flows as gf
+from gauss_flows.bijections import MixtureCDFCoupling
+
+DIMS = [2, 3, 5]
+SMALL = dict(n_layers=2, n_components=3, nn_width=8, nn_depth=1)
+
+
+def _data(n_dims: int, n: int = 300, seed: int = 0) -> np.ndarray:
+    """Skewed, correlated data."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_exponential((n, n_dims)) + 0.3 * rng.normal(size=(n, n_dims))
+    return z @ rng.normal(size=(n_dims, n_dims)) * 0.5 + z
+
+
+def _random_layer(key, n_dims: int, cond_first: bool) -> MixtureCDFCoupling:
+    return MixtureCDFCoupling.random(
+        key, n_dims=n_dims, n_components=3, cond_first=cond_first, nn_width=8, output_scale=1.0
+    )
+
+
+def _gaussianizer(flow):
+    return flow.bijection.bijection
+
+
+def _to_float32(tree):
+    return jax.tree.map(
+        lambda a: a.astype(jnp.float32) if eqx.is_inexact_array(a) else a, tree
+    )
+
+
+def _perturb_conditioners(flow, key, scale):
+    """Random output weights for every conditioner, so the couplings really couple."""
+    for i, k in zip((1, 2), jr.split(key)):
+        where = lambda f: _gaussianizer(f).bijections[1].bijection.bijections[i].conditioner.layers[-1].weight
+        w = where(flow)
+        flow = eqx.tree_at(where, flow, w + scale * jr.normal(k, w.shape, w.dtype))
+    return flow
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """A greedy coupling fit and its random twin for every tested dimension."""
+    out = {}
+    for d in DIMS:
+        X = _data(d)
+        out[d] = (
+            X,
+            gf.fit_rbig_coupling(X, key=jr.key(1), random_state=0, **SMALL),
+            gf.coupling_gaussianization_flow(jr.key(2), n_dims=d, **SMALL),
+        )
+    return out
+
+
+# ---- the layer ----
+
+
+@pytest.mark.parametrize("n_dims", DIMS)
+@pytest.mark.parametrize("cond_first", [True, False])
+def test_layer_round_trip_and_log_det(n_dims, cond_first):
+    layer = _random_layer(jr.key(n_dims), n_dims, cond_first)
+    x = jr.normal(jr.key(7), (n_dims,)) * 1.5
+    z, log_det = layer.transform_and_log_det(x)
+    x_back, inv_log_det = layer.inverse_and_log_det(z)
+    np.testing.assert_allclose(x_back, x, atol=1e-10)
+    np.testing.assert_allclose(inv_log_det, -log_det, atol=1e-10)
+    jac = jax.jacobian(layer.transform)(x)
+    np.testing.assert_allclose(log_det, jnp.linalg.slogdet(jac)[1], atol=1e-10)
+    # The conditioning part passes through unchanged.
+    split = n_dims // 2
+    keep = slice(0, split) if cond_first else slice(split, None)
+    np.testing.assert_array_equal(z[keep], x[keep])
+
+
+def test_layer_with_zero_output_weights_is_the_marginal_map():
+    k1, k2, k3 = jr.split(jr.key(0), 3)
+    logits, means = jr.normal(k1, (3, 4)), jr.normal(k2, (3, 4))
+    log_scales = -0.5 + 0.3 * jr.normal(k3, (3, 4))
+    coupling = MixtureCDFCoupling.from_mixture(
+        jr.key(5), logits, means, log_scales, n_dims=5, cond_first=True
+    )
+    marginal = gf.MixtureCDFGaussianization(logits, means, log_scales)
+    x = jr.normal(jr.key(9), (5,))
+    z, log_det = coupling.transform_and_log_det(x)
+    z_m, log_det_m = marginal.transform_and_log_det(x[2:])
+    np.testing.assert_array_equal(z[2:], z_m)
+    np.testing.assert_array_equal(log_det, log_det_m)
+    # Hidden features are random, so the output weights get a gradient at once.
+    grad = eqx.filter_grad(lambda c: c.transform_and_log_det(x)[1])(coupling)
+    assert float(jnp.abs(grad.conditioner.layers[-1].weight).max()) > 0
+
+
+def test_offsets_are_bounded():
+    layer = _random_layer(jr.key(0), 4, True)
+    huge = eqx.tree_at(
+        lambda m: m.conditioner.layers[-1].weight, layer, layer.conditioner.layers[-1].weight * 1e6
+    )
+    for x_cond in (jnp.array([1e4, -1e4]), jnp.array([0.3, 2.0])):
+        logits, means, log_scales = huge.mixture_params(x_cond)
+        assert jnp.all(jnp.abs(log_scales - huge.log_scales) <= huge.log_scale_bound)
+        assert jnp.all(jnp.abs(means - huge.means) <= huge.offset_bound)
+        assert jnp.all(jnp.abs(logits - huge.logits) <= huge.offset_bound)
+
+
+def test_gradients_through_inverse_match_finite_differences():
+    layer = _random_layer(jr.key(3), 3, False)
+    y = jnp.array([0.4, -1.2, 0.9])
+    params, static = eqx.partition(layer, eqx.is_inexact_array)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+
+    def loss(theta):
+        x, log_det = eqx.combine(unravel(theta), static).inverse_and_log_det(y)
+        return jnp.sum(jnp.sin(x)) + log_det
+
+    grad = jax.grad(loss)(flat)
+    rng = np.random.default_rng(0)
+    for i in rng.choice(flat.size, size=12, replace=False):
+        e = jnp.zeros_like(flat).at[i].set(1e-6)
+        fd = (loss(flat + e) - loss(flat - e)) / 2e-6
+        np.testing.assert_allclose(grad[i], fd, rtol=1e-5, atol=1e-7)
+    # And with respect to the latent point.
+    g_y = jax.grad(lambda v: jnp.sum(jnp.sin(layer.inverse(v))))(y)
+    for i in range(3):
+        e = jnp.zeros(3).at[i].set(1e-6)
+        fd = (jnp.sum(jnp.sin(layer.inverse(y + e))) - jnp.sum(jnp.sin(layer.inverse(y - e)))) / 2e-6
+        np.testing.assert_allclose(g_y[i], fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_dims=1), "n_dims >= 2"),
+        (dict(n_dims=3, split=3), "split"),
+        (dict(n_dims=3, input_bound=0.0), "input_bound"),
+    ],
+)
+def test_layer_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MixtureCDFCoupling.random(jr.key(0), n_components=2, **kwargs)
+
+
+def test_layer_rejects_mismatched_parameters():
+    zeros = jnp.zeros((2, 3))
+    mlp = gf.bijections.coupling.conditioner_mlp(jr.key(0), in_size=1, out_size=18, width=4, depth=1)
+    with pytest.raises(ValueError, match="shape"):
+        MixtureCDFCoupling(mlp, zeros, zeros, zeros, n_dims=4)
+    with pytest.raises(ValueError, match="conditioner"):
+        MixtureCDFCoupling(mlp, zeros, zeros, zeros, n_dims=3, cond_first=False)
+
+
+# ---- the flow and its warm start ----
+
+
+@pytest.mark.parametrize("n_dims", DIMS)
+def test_fit_equals_greedy_fit(fitted, n_dims):
+    X, flow, _ = fitted[n_dims]
+    greedy = gf.fit_rbig(X, random_state=0, n_layers=2, n_components=3)
+    np.testing.assert_allclose(flow.log_prob(X), greedy.log_prob(X), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_dims", DIMS)
+def test_fit_has_the_builders_structure(fitted, n_dims):
+    _, flow, random = fitted[n_dims]
+    assert jax.tree.structure(flow) == jax.tree.structure(random)
+    shapes = lambda f: [jnp.shape(leaf) for leaf in jax.tree.leaves(f)]
+    assert shapes(flow) == shapes(random)
+
+
+@pytest.mark.parametrize("n_dims", DIMS)
+@pytest.mark.parametrize("which", [1, 2])
+def test_flow_round_trip_and_log_det(fitted, n_dims, which):
+    X = fitted[n_dims][0]
+    g = _gaussianizer(fitted[n_dims][which])
+    x = jnp.asarray(X[:4])
+    z = jax.vmap(g.transform)(x)
+    np.testing.assert_allclose(jax.vmap(g.inverse)(z), x, atol=1e-8)
+    _, log_det = g.transform_and_log_det(x[0])
+    np.testing.assert_allclose(log_det, jnp.linalg.slogdet(jax.jacobian(g.transform)(x[0]))[1], atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("n_dims", DIMS)
+def test_finite_log_prob_far_in_the_tails(fitted, n_dims, dtype):
+    X, flow, random = fitted[n_dims]
+    std = X.std(axis=0)
+    centre = X.mean(axis=0)
+    far = np.stack(
+        [centre + 1e4 * std, centre - 1e4 * std, centre + 1e4 * std * np.eye(n_dims)[0]]
+    )
+    for model in (flow, random):
+        model = _to_float32(model) if dtype == jnp.float32 else model
+        lp = jax.vmap(model.log_prob)(jnp.asarray(far, dtype))
+        assert lp.dtype == dtype
+        assert bool(jnp.all(jnp.isfinite(lp))), lp
+
+
+def test_density_integrates_to_one():
+    X = _data(2, n=400)
+    flow = gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, **SMALL)
+    # Perturb the conditioners so the coupling (not just the greedy map) is integrated.
+    flow = _perturb_conditioners(flow, jr.key(3), 0.5)
+    lo, hi = X.min(axis=0) - 4 * X.std(axis=0), X.max(axis=0) + 4 * X.std(axis=0)
+    n = 300
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
+    grid = jnp.asarray(np.column_stack([gx.ravel(), gy.ravel()]))
+    mass = float(jnp.exp(jax.vmap(flow.log_prob)(grid)).sum()) * np.prod((hi - lo) / (n - 1))
+    assert abs(mass - 1.0) < 0.02, mass
+
+
+def test_reproducible():
+    X = _data(3)
+    a = gf.fit_rbig_coupling(X, key=jr.key(4), random_state=1, **SMALL)
+    b = gf.fit_rbig_coupling(X, key=jr.key(4), random_state=1, **SMALL)
+    c = gf.coupling_gaussianization_flow(jr.key(4), n_dims=3, **SMALL)
+    d = gf.coupling_gaussianization_flow(jr.key(4), n_dims=3, **SMALL)
+    for one, two in ((a, b), (c, d)):
+        for u, v in zip(jax.tree.leaves(one), jax.tree.leaves(two)):
+            np.testing.assert_array_equal(u, v)
+    other = gf.coupling_gaussianization_flow(jr.key(5), n_dims=3, **SMALL)
+    assert not np.allclose(other.log_prob(X[:5]), c.log_prob(X[:5]))
+
+
+def test_training_moves_the_conditioners_and_lowers_the_nll():
+    X = _data(2, n=400)
+    flow = gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, **SMALL)
+    before = -float(flow.log_prob(X).mean())
+    trained, _ = gf.train_flow(flow, X, steps=60, peak_lr=3e-3, batch=128)
+    after = -float(trained.log_prob(X).mean())
+    assert after < before
+    w = _gaussianizer(trained).bijections[1].bijection.bijections[1].conditioner.layers[-1].weight
+    assert float(jnp.abs(w).max()) > 0
+    # The standardiser is frozen.
+    np.testing.assert_array_equal(
+        jax.tree.leaves(_gaussianizer(trained).bijections[0]),
+        jax.tree.leaves(_gaussianizer(flow).bijections[0]),
+    )
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (np.ones((50, 1)) * np.arange(50)[:, None], "at least 2 dimensions"),
+        (np.array([[0.0, 1.0], [np.nan, 2.0]] * 20), "NaN"),
+        (np.zeros((10, 2, 2)), "2-D"),
+        (np.column_stack([np.arange(50.0), np.ones(50)]), "constant"),
+    ],
+)
+def test_fit_rejects_bad_data(X, message):
+    with pytest.raises(ValueError, match=message):
+        gf.fit_rbig_coupling(X, key=jr.key(0), **SMALL)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n_dims=1), "at least 2 dimensions"),
+        (dict(n_dims=2, n_layers=0), "n_layers"),
+        (dict(n_dims=2, nn_width=0), "nn_width"),
+    ],
+)
+def test_builder_rejects_bad_sizes(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gf.coupling_gaussianization_flow(jr.key(0), **kwargs)
