@@ -14,6 +14,7 @@ from gauss_flows.bijections import MixtureCDFCoupling
 from gauss_flows.fit import fit_rbig_coupling
 from gauss_flows.flows import coupling_gaussianization_flow
 from gauss_flows.io import ModelFileError, load, read_header, save
+from gauss_flows.sklearn import GaussianizationDensity
 from gauss_flows.train import train_flow
 
 __version__ = "0.1.0"
@@ -22,6 +23,7 @@ __all__ = [
     "MixtureCDFCoupling",
     "coupling_gaussianization_flow",
     "fit_rbig_coupling",
+    "GaussianizationDensity",
     "ModelFileError",
     "HouseholderRotation",
     "MixtureCDFGaussianization",

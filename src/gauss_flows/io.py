@@ -206,6 +206,43 @@ def save(path: str | os.PathLike, model: Any, *, metadata: Mapping[str, Any] | N
         >>> bool(np.array_equal(same.log_prob(X), flow.log_prob(X)))
         True
     """
+    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            _write(fh, model, metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def to_bytes(model: Any, *, metadata: Mapping[str, Any] | None = None) -> bytes:
+    """The content :func:`save` would write, as bytes (for pickling and transport).
+
+    Example:
+        >>> import jax.random as jr
+        >>> import gauss_flows as gf
+        >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2)
+        >>> same = gf.io.from_bytes(gf.io.to_bytes(flow))
+    """
+    buffer = _io.BytesIO()
+    _write(buffer, model, metadata)
+    return buffer.getvalue()
+
+
+def from_bytes(data: bytes) -> Any:
+    """Rebuild a model from :func:`to_bytes` output (same checks as :func:`load`).
+
+    Example:
+        >>> import jax.random as jr
+        >>> import gauss_flows as gf
+        >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2)
+        >>> same = gf.io.from_bytes(gf.io.to_bytes(flow))
+    """
+    return _load(_io.BytesIO(data), "<bytes>")
+
+
+def _write(fh: Any, model: Any, metadata: Mapping[str, Any] | None) -> None:
     builder, args = _architecture(model)
     flat, _ = jax.tree_util.tree_flatten_with_path(model)
     entries, arrays = [], []
@@ -236,18 +273,12 @@ def save(path: str | os.PathLike, model: Any, *, metadata: Mapping[str, Any] | N
         header_bytes = json.dumps(header, indent=1).encode("utf-8")
     except TypeError as err:
         raise ValueError(f"metadata must be JSON-serialisable: {err}") from None
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr(_HEADER, header_bytes)
-            for i, arr in enumerate(arrays):
-                buffer = _io.BytesIO()
-                np.lib.format.write_array(buffer, arr, allow_pickle=False)
-                zf.writestr(f"arrays/{i:05d}.npy", buffer.getvalue())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(_HEADER, header_bytes)
+        for i, arr in enumerate(arrays):
+            buffer = _io.BytesIO()
+            np.lib.format.write_array(buffer, arr, allow_pickle=False)
+            zf.writestr(f"arrays/{i:05d}.npy", buffer.getvalue())
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:
@@ -272,7 +303,12 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
         return _header(zf, path)
 
 
-def _open(path: str | os.PathLike) -> zipfile.ZipFile:
+def _open(path: Any) -> zipfile.ZipFile:
+    if isinstance(path, _io.BytesIO):
+        try:
+            return zipfile.ZipFile(path, "r")
+        except Exception:  # noqa: BLE001 - any failure to parse the zip directory
+            raise ModelFileError("the bytes are not a gauss_flows model, or are truncated") from None
     name = os.fspath(path)
     if not os.path.exists(name):
         raise ModelFileError(f"model file {name!r} does not exist")
@@ -373,11 +409,14 @@ def load(path: str | os.PathLike) -> Any:
         >>> gf.load("model.gflow").log_prob(X[:4]).shape
         (4,)
     """
-    name = os.fspath(path)
-    with _open(path) as zf:
-        header = _header(zf, path)
+    return _load(path, os.fspath(path))
+
+
+def _load(source: Any, name: str) -> Any:
+    with _open(source) as zf:
+        header = _header(zf, name)
         entries = header["arrays"]
-        arrays = [_read_array(zf, i, entry, path) for i, entry in enumerate(entries)]
+        arrays = [_read_array(zf, i, entry, name) for i, entry in enumerate(entries)]
     builders = {b.name: b for b in _BUILDERS}
     builder = builders.get(header["builder"])
     if builder is None:
@@ -415,4 +454,4 @@ def load(path: str | os.PathLike) -> Any:
     return jax.tree.unflatten(treedef, leaves)
 
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "read_header", "save"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "from_bytes", "load", "read_header", "save", "to_bytes"]
