@@ -16,6 +16,8 @@ from gauss_flows.flows import coupling_gaussianization_flow
 from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.sklearn import GaussianizationDensity
 from gauss_flows.train import train_flow
+from gauss_flows.information import entropy, kl_divergence, mutual_information, total_correlation
+from gauss_flows.inspect import Intermediates, LayerTable, forward_with_intermediates, inspect_layers
 
 __version__ = "0.1.0"
 
@@ -38,4 +40,12 @@ __all__ = [
     "read_header",
     "save",
     "train_flow",
+    "Intermediates",
+    "LayerTable",
+    "entropy",
+    "forward_with_intermediates",
+    "inspect_layers",
+    "kl_divergence",
+    "mutual_information",
+    "total_correlation",
 ]
