@@ -44,9 +44,12 @@ def _initial_params(y: Array, n_components: int) -> MixtureParams:
 
 
 def _em_step(y: Array, params: MixtureParams, min_scale: Array) -> tuple[MixtureParams, Array]:
-    log_joint = _component_log_density(y, params)
-    log_norm = logsumexp(log_joint, axis=-1, keepdims=True)
-    resp = jnp.exp(log_joint - log_norm)  # (n, d, K)
+    log_joint = _component_log_density(y, params)  # (n, d, K)
+    peak = jax.lax.stop_gradient(log_joint.max(axis=-1, keepdims=True))
+    joint = jnp.exp(log_joint - peak)
+    total = joint.sum(axis=-1, keepdims=True)
+    resp = joint / total  # responsibilities, one exp per element
+    log_norm = jnp.log(total) + peak
     counts = resp.sum(axis=0)  # (d, K)
     safe = jnp.maximum(counts, jnp.finfo(y.dtype).tiny)
     means = jnp.einsum("ndk,nd->dk", resp, y) / safe

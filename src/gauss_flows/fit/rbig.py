@@ -65,7 +65,7 @@ def fit_rbig(
     n_layers: int | None = 8,
     n_components: int = 8,
     random_state: int | None = 0,
-    rotation: str = "random",
+    rotation: str = "sliced",
     max_layers: int = 100,
     tol: float | None = None,
     patience: int = 3,
@@ -77,7 +77,8 @@ def fit_rbig(
     """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
 
     The data are standardised, then each block picks a rotation from the current data
-    (``"pca"``: principal axes; ``"random"``: a Haar-random rotation), fits a
+    (``"sliced"``: the least-Gaussian of several candidate rotations; ``"pca"``:
+    principal axes; ``"random"``: a Haar-random rotation), fits a
     ``n_components``-component Gaussian mixture to every rotated dimension by EM (all
     dimensions at once, in JAX), and Gaussianizes each dimension through its mixture CDF.
     The result has exactly the pytree structure of :func:`gaussianization_flow` with the
@@ -90,7 +91,7 @@ def fit_rbig(
             and keeps the blocks up to the last one that did.
         n_components: Mixture components per dimension.
         random_state: Seed for random rotations and row subsampling.
-        rotation: ``"pca"`` or ``"random"``.
+        rotation: ``"sliced"``, ``"pca"`` or ``"random"`` (see :mod:`gauss_flows.fit.rotations`).
         max_layers: Cap on the depth when ``n_layers`` is ``None``.
         tol: Smallest useful gain per block (nats). Defaults to the gain a
             ``K``-component fit finds in pure Gaussian noise, ``d (3K − 1) / (2n)``.
