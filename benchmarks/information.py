@@ -125,7 +125,7 @@ def entropy_tc_rows() -> list[list]:
 
 def _table(header, rows) -> str:
     def cell(v):
-        return f"{v:+.4f}" if isinstance(v, float) and abs(v) < 100 else str(v)
+        return f"{v:+.4f}" if isinstance(v, float) else str(v)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -140,14 +140,14 @@ def main() -> None:
     mi_table = _table(
         ["pair", "true MI", "ours: mean err", "ours: mean abs err", "ours: s/call",
          "sklearn k-NN: mean err", "k-NN: mean abs err", "k-NN: s/call", "time ratio k-NN/ours"],
-        [[r[0], r[1], *r[2:4], float(f"{r[4]:.4f}"), *r[5:7], float(f"{r[7]:.4f}"), float(f"{r[8]:.3f}")] for r in mi],
+        [[r[0], r[1], *r[2:4], f"{r[4]:.4f}", *r[5:7], f"{r[7]:.4f}", f"{r[8]:.2f}"] for r in mi],
     )
     ht_table = _table(
         ["data", "d", "H ours: mean err", "H ours: mean abs err", "H ours: s/call",
          "H k-NN (KL): mean err", "H k-NN: mean abs err",
          "TC ours: mean err", "TC ours: mean abs err", "TC ours: s/call",
          "TC k-NN: mean err", "TC k-NN: mean abs err"],
-        [[*r[:4], float(f"{r[4]:.4f}"), *r[5:9], float(f"{r[9]:.4f}"), *r[10:]] for r in ht],
+        [[*r[:4], f"{r[4]:.4f}", *r[5:9], f"{r[9]:.4f}", *r[10:]] for r in ht],
     )
     note = (
         f"n = {N} samples, mean over {SEEDS} seeds (errors in nats; 'warped' = correlated Gaussians "

