@@ -256,7 +256,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     X, names = read_table(args.data, args.delimiter)
     import gauss_flows as gf
 
-    X = X.astype(np.float64 if args.float64 else np.float32)
+    X = X.astype(_compute_dtype())
     est = gf.GaussianizationDensity(
         strategy=args.strategy, n_layers=args.layers, n_components=args.components,
         steps=args.steps, peak_lr=args.lr, random_state=args.seed, progress=not args.quiet,
@@ -284,10 +284,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     import jax.random as jr
 
-    from gauss_flows.sklearn import _draw
+    from gauss_flows.sklearn import draw
 
     flow, header = _load_model(args.model)
-    draws = np.asarray(_draw(flow, jr.key(args.seed), args.n), dtype=np.float64)
+    draws = draw(flow, jr.key(args.seed), args.n).astype(np.float64)
     names = header.get("metadata", {}).get("columns")
     write_table(args.output, draws, names)
     return 0
@@ -438,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="peak learning rate (default: the strategy's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--float64", action="store_true",
-                   help="compute in 64-bit floating point (default: 32-bit)")
+                   help="compute in 64-bit floating point (default: 32-bit, unless JAX "
+                   "already runs in 64-bit mode)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bars or summary line")
     _add_delimiter(p)

@@ -50,27 +50,40 @@ def _from_latent(flow: Any, Z: Array) -> Array:
     return jax.vmap(paramax.unwrap(flow.bijection.bijection).inverse)(Z)
 
 
-@eqx.filter_jit
-def _draw(flow: Any, key: Array, n: int) -> Array:
-    return flow.sample(key, (n,))
+def draw(flow: Any, key: Array, n: int) -> np.ndarray:
+    """``n`` rows from a flow: base normal draws pushed through the inverse Gaussianizer.
+
+    The same distribution as ``flow.sample(key, (n,))``; it reuses the compiled
+    :meth:`GaussianizationDensity.inverse_transform` instead of compiling sampling anew.
+
+    Example:
+        >>> import jax.random as jr
+        >>> import gauss_flows as gf
+        >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2)
+        >>> draw(flow, jr.key(1), 3).shape
+        (3, 2)
+    """
+    Z = np.asarray(jr.normal(key, (n, *flow.shape)))
+    return _rowwise(_from_latent, flow, Z)
 
 
 _CHUNK = 1 << 15
+_MIN_ROWS = 512
 
 
 def _rowwise(fn: Any, flow: Any, X: np.ndarray) -> np.ndarray:
     """Apply a jitted row-wise function in chunks whose sizes are powers of two.
 
-    Padding the rows (with copies of the first row) to a few fixed sizes means a new
-    number of rows rarely triggers a new compilation; rows never interact, so the padding
-    does not change the results.
+    Padding the rows (with copies of the first row) to a few fixed sizes (512, 1024, ...)
+    means a new number of rows rarely triggers a new compilation; rows never interact, so
+    the padding does not change the results.
     """
     X = jnp.asarray(X, dtype=_jax_float(X.dtype))
     out = []
     for start in range(0, X.shape[0], _CHUNK):
         chunk = X[start : start + _CHUNK]
         n = chunk.shape[0]
-        size = max(8, 1 << (n - 1).bit_length())
+        size = max(_MIN_ROWS, 1 << (n - 1).bit_length())
         padded = jnp.concatenate([chunk, jnp.broadcast_to(chunk[:1], (size - n, *chunk.shape[1:]))])
         out.append(np.asarray(fn(flow, padded))[:n])
     return np.concatenate(out)
@@ -311,7 +324,7 @@ class GaussianizationDensity(
         if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
-        return np.asarray(_draw(self.flow_, jr.key(seed), int(n_samples)), dtype=np.float64)
+        return draw(self.flow_, jr.key(seed), int(n_samples)).astype(np.float64)
 
     def transform(self, X: Any) -> np.ndarray:
         """Map rows to the Gaussian latent (approximately N(0, I) for the fitted data).
@@ -386,7 +399,13 @@ def _fit_rbig(est: GaussianizationDensity, X: np.ndarray, n_components: int, see
 
 
 def _fit_warm(est: GaussianizationDensity, X: np.ndarray, n_components: int, seed: int):
-    from gauss_flows.recipe import fit_density
+    try:
+        from gauss_flows.recipe import fit_density
+    except ImportError:
+        raise ValueError(
+            "strategy 'warm' needs gauss_flows.recipe.fit_density, which this installation "
+            "lacks; use strategy='rbig' or 'cold'"
+        ) from None
 
     flow = fit_density(
         X, n_layers=est.n_layers, n_components=n_components, steps=est.steps,
