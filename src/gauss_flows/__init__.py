@@ -15,6 +15,7 @@ from gauss_flows.fit import fit_rbig_coupling
 from gauss_flows.flows import coupling_gaussianization_flow
 from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.sklearn import GaussianizationDensity
+from gauss_flows.recipe import fit_density
 from gauss_flows.train import train_flow
 from gauss_flows.information import entropy, kl_divergence, mutual_information, total_correlation
 from gauss_flows.inspect import Intermediates, LayerTable, forward_with_intermediates, inspect_layers
@@ -33,6 +34,7 @@ __all__ = [
     "bijections",
     "datasets",
     "fit",
+    "fit_density",
     "fit_mixture_em",
     "fit_rbig",
     "gaussianization_flow",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 import equinox as eqx
@@ -55,6 +56,8 @@ def train_flow(
     val_data: ArrayLike | None = None,
     log_every: int = 25,
     progress: bool = False,
+    patience: int | None = None,
+    time_budget: float | None = None,
 ) -> tuple[AbstractDistribution, np.ndarray] | tuple[AbstractDistribution, np.ndarray, np.ndarray]:
     """Train a flow by maximum likelihood: Adam, global-norm clipping, one-cycle cosine LR.
 
@@ -79,6 +82,11 @@ def train_flow(
         val_data: Optional held-out data; its mean NLL is recorded alongside.
         log_every: Record the NLL every this many steps.
         progress: Show a progress bar.
+        patience: With ``val_data``: stop once the held-out NLL has not improved for this
+            many records, and return the flow with the best held-out NLL seen (the
+            starting flow included). ``None`` trains all ``steps`` and returns the last.
+        time_budget: Stop after about this many seconds of training (checked every
+            ``log_every`` steps); the schedule still spans ``steps``.
 
     Returns:
         ``(trained_flow, train_nll)``, or ``(trained_flow, train_nll, val_nll)`` when
@@ -118,7 +126,16 @@ def train_flow(
     state = optimizer.init(params)
     key = jr.key(seed)
 
+    if patience is not None:
+        _check_positive_int("patience", patience)
+        if X_val is None:
+            raise ValueError("patience (early stopping) needs val_data")
+    if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
+        raise ValueError(f"time_budget must be a positive number of seconds; got {time_budget!r}")
+
     train_nll, val_nll = [], []
+    best_params, best_val, since_best = params, math.inf, 0
+    start = time.perf_counter()
     with tqdm(total=steps, disable=not progress, desc="training", unit="step") as bar:
         done = 0
         while done < steps:
@@ -137,14 +154,27 @@ def train_flow(
                     stacklevel=2,
                 )
                 break
-            params, state, key = new[:3]
             train_nll.append(float(losses[0]))
             if X_val is not None:
-                val_nll.append(float(new[4]))
+                val_nll.append(float(new[4]))  # held-out NLL of the chunk's starting params
+                if val_nll[-1] < best_val:
+                    best_params, best_val, since_best = params, val_nll[-1], 0
+                else:
+                    since_best += 1
+            params, state, key = new[:3]
             done += n_steps
             bar.update(n_steps)
             bar.set_postfix(nll=f"{losses[-1]:.3f}")
+            if patience is not None and since_best >= patience:
+                break
+            if time_budget is not None and time.perf_counter() - start > time_budget:
+                break
 
+    if patience is not None:
+        final_val = float(eqx.filter_jit(_mean_nll)(params, static, X_val))
+        if final_val < best_val:
+            best_params = params
+        params = best_params
     trained = eqx.combine(params, static)
     if X_val is None:
         return trained, np.asarray(train_nll)

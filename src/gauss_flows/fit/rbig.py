@@ -8,6 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from flowjax.bijections import Chain
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
@@ -69,10 +70,11 @@ def fit_rbig(
     max_layers: int = 100,
     tol: float | None = None,
     patience: int = 3,
-    em_steps: int = 100,
-    em_tol: float = 1e-5,
+    em_steps: int = 400,
+    em_tol: float = 1e-7,
     min_scale: float = 1e-3,
     fit_rows: int | None = None,
+    val_data: ArrayLike | None = None,
 ) -> Transformed:
     """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
 
@@ -86,9 +88,11 @@ def fit_rbig(
 
     Args:
         X: Data, shape ``(n_samples, n_dims)``.
-        n_layers: Number of blocks. ``None`` adds blocks until ``patience`` blocks in a
-            row each reduce the non-Gaussianity by less than ``tol``, up to ``max_layers``,
-            and keeps the blocks up to the last one that did.
+        n_layers: Number of blocks. ``None`` chooses the depth: with ``val_data``, blocks
+            are added until the held-out log-likelihood has not improved for ``patience``
+            blocks, and the best depth is kept; without, until ``patience`` blocks in a
+            row each reduce the non-Gaussianity by less than ``tol``, keeping the blocks up
+            to the last one that did. At most ``max_layers`` either way.
         n_components: Mixture components per dimension.
         random_state: Seed for random rotations and row subsampling.
         rotation: ``"sliced"``, ``"pca"`` or ``"random"`` (see :mod:`gauss_flows.fit.rotations`).
@@ -101,6 +105,7 @@ def fit_rbig(
         min_scale: Floor on component standard deviations (in standardised units).
         fit_rows: Fit each block on this many randomly chosen rows (all rows are still
             transformed); ``None`` uses every row.
+        val_data: Held-out rows for choosing the depth when ``n_layers`` is ``None``.
 
     Returns:
         A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``.
@@ -135,6 +140,12 @@ def fit_rbig(
 
     loc, scale = X.mean(axis=0), X.std(axis=0)
     z = (X - loc) / scale
+    held_out = None
+    if val_data is not None:
+        X_val = as_data_matrix(val_data, name="val_data", n_dims=d, min_rows=1, check_constant=False)
+        z_val = (X_val.astype(X.dtype) - loc) / scale
+        log_det_val = jnp.zeros(z_val.shape[0], X.dtype)
+        held_out = [float(jnp.mean(normal_logpdf(z_val).sum(axis=1)))]
     key = jr.key(0 if random_state is None else random_state)
     depth = max_layers if n_layers is None else n_layers
     settings = dict(
@@ -156,10 +167,26 @@ def fit_rbig(
                 f"block {len(blocks)} of the greedy fit produced non-finite values; the data "
                 "may hold extreme outliers or duplicated points (try a larger min_scale)"
             )
-        if n_layers is None and len(gains) >= patience and max(gains[-patience:]) < tol:
+        if held_out is not None:
+            z_val, block_log_det = _push_rows(block, z_val)
+            log_det_val = log_det_val + block_log_det
+            held_out.append(float(jnp.mean(normal_logpdf(z_val).sum(axis=1) + log_det_val)))
+            best = int(np.argmax(held_out))
+            if n_layers is None and len(held_out) - 1 - best >= patience:
+                blocks = blocks[: max(best, 1)]
+                break
+        elif n_layers is None and len(gains) >= patience and max(gains[-patience:]) < tol:
             useful = [i for i, g in enumerate(gains) if g >= tol]
             blocks = blocks[: (useful[-1] + 1) if useful else 1]
             break
+    if n_layers is None and held_out is not None and len(blocks) == max_layers:
+        blocks = blocks[: max(int(np.argmax(held_out)), 1)]
     gaussianizer = Chain([standardizer(loc, scale), stack_blocks(blocks)])
     return assemble_flow(gaussianizer, d)
+
+
+@eqx.filter_jit
+def _push_rows(block: Chain, z: Array) -> tuple[Array, Array]:
+    """Rows through one block: the transformed rows and each row's log-determinant."""
+    return jax.vmap(block.transform_and_log_det)(z)
 
