@@ -153,7 +153,7 @@ def coupling_gaussianization_flow(
     key: PRNGKeyArray,
     *,
     n_dims: int,
-    n_layers: int = 8,
+    n_layers: int = 4,
     n_components: int = 8,
     nn_width: int = 32,
     nn_depth: int = 1,
@@ -177,10 +177,15 @@ def coupling_gaussianization_flow(
     condition the first. :func:`fit_rbig_coupling` with the same sizes returns the same
     pytree structure, set to the greedy RBIG fit (the warm start).
 
+    Defaults (4 blocks, i.e. 8 coupling layers; 8 components; conditioners with one hidden
+    layer of 32 SiLU units) were chosen on the seed's moons, where this cold start trains
+    well with ``train_flow(..., peak_lr=3e-3)`` and the warm start with ``peak_lr=1e-3``;
+    8 blocks fitted the training data closer but generalised worse.
+
     Args:
         key: JAX random key.
         n_dims: Data dimension, at least 2.
-        n_layers: Number of blocks.
+        n_layers: Number of blocks (each holds two coupling layers).
         n_components: Mixture components per dimension in each coupling.
         nn_width: Hidden width of each conditioner MLP.
         nn_depth: Hidden layers of each conditioner MLP.

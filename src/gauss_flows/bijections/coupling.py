@@ -53,6 +53,7 @@ def conditioner_mlp(
     Example:
         >>> import jax.numpy as jnp
         >>> import jax.random as jr
+        >>> from gauss_flows.bijections.coupling import conditioner_mlp
         >>> mlp = conditioner_mlp(jr.key(0), in_size=1, out_size=6, width=8, depth=1)
         >>> bool(jnp.all(mlp(jnp.ones(1)) == 0))
         True

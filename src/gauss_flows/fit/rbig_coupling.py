@@ -23,7 +23,7 @@ def fit_rbig_coupling(
     X: ArrayLike,
     *,
     key: PRNGKeyArray,
-    n_layers: int | None = 8,
+    n_layers: int | None = 4,
     n_components: int = 8,
     random_state: int | None = 0,
     nn_width: int = 32,
