@@ -13,6 +13,7 @@ import jax.random as jr
 import numpy as np
 import optax
 from flowjax.distributions import AbstractDistribution
+from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike
 from tqdm.auto import tqdm
 
@@ -23,8 +24,22 @@ def _mean_nll(params, static, xb: Array) -> Array:
     return -jnp.mean(eqx.combine(params, static).log_prob(xb))
 
 
+def _row_sharding(X: Array, batch: int):
+    """The sharding to give each minibatch when ``X``'s rows are split across devices."""
+    sharding = getattr(X, "sharding", None)
+    if not isinstance(sharding, NamedSharding) or not sharding.spec or sharding.spec[0] is None:
+        return None
+    axes = sharding.spec[0] if isinstance(sharding.spec[0], tuple) else (sharding.spec[0],)
+    n_shards = math.prod(sharding.mesh.shape[a] for a in axes)
+    if n_shards == 1 or batch % n_shards:
+        return None
+    return NamedSharding(sharding.mesh, PartitionSpec(sharding.spec[0], None))
+
+
 @eqx.filter_jit
-def _train_chunk(params, state, key, X, X_val, *, static, optimizer, batch, n_steps):
+def _train_chunk(
+    params, state, key, X, X_val, *, static, optimizer, batch, n_steps, batch_sharding=None
+):
     """``n_steps`` optimiser steps in one compiled scan.
 
     Returns the new state and, for logging, the loss of every step and the held-out NLL at
@@ -36,7 +51,10 @@ def _train_chunk(params, state, key, X, X_val, *, static, optimizer, batch, n_st
         params, state, key = carry
         key, sub = jr.split(key)
         idx = jr.randint(sub, (batch,), 0, X.shape[0])
-        loss, grads = eqx.filter_value_and_grad(_mean_nll)(params, static, X[idx])
+        xb = X[idx]
+        if batch_sharding is not None:  # data parallel: each device takes its share of rows
+            xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
+        loss, grads = eqx.filter_value_and_grad(_mean_nll)(params, static, xb)
         updates, state = optimizer.update(grads, state, params)
         return (eqx.apply_updates(params, updates), state, key), loss
 
@@ -66,6 +84,11 @@ def train_flow(
     overhead; the training NLL is recorded at every ``log_every``-th step (the minibatch
     loss at that step, before its update), exactly as the seed notebook's loop does, and
     the random minibatches follow the same key sequence as that loop.
+
+    Data parallel: if ``X`` is a row-sharded array
+    (``jax.device_put(X, NamedSharding(mesh, P("rows", None)))``), every minibatch is split
+    the same way, so each device evaluates its share of the rows and the gradients are
+    reduced across devices by XLA; results equal one device's up to reassociation.
 
     All inexact arrays of the flow are trained (``eqx.is_inexact_array``); leaves wrapped
     with ``paramax.non_trainable`` stay fixed.
@@ -120,6 +143,7 @@ def train_flow(
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive finite number; got {value!r}")
 
+    batch_sharding = _row_sharding(X, batch)
     params, static = eqx.partition(flow, eqx.is_inexact_array)
     schedule = optax.cosine_onecycle_schedule(transition_steps=steps, peak_value=peak_lr)
     optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
@@ -143,6 +167,7 @@ def train_flow(
             new = _train_chunk(
                 params, state, key, X, X_val,
                 static=static, optimizer=optimizer, batch=batch, n_steps=n_steps,
+                batch_sharding=batch_sharding,
             )
             losses = np.asarray(new[3])
             if not np.all(np.isfinite(losses)):
