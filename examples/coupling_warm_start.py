@@ -1,0 +1,118 @@
+"""Coupling Gaussianization flows and their greedy warm start, on the seed's moons.
+
+Three flows get the seed notebook's budget (3000 steps of the same optax loop,
+``gf.train_flow``):
+
+* cold coupling: ``gf.coupling_gaussianization_flow`` from a random initialisation;
+* warm coupling: ``gf.fit_rbig_coupling``, the greedy RBIG fit written as a coupling
+  flow whose conditioners start out computing exactly the greedy map;
+* warm diagonal: the seed's warm start, ``gf.fit_rbig`` then fine-tuning.
+
+It prints the NLL at the start and end, the held-out NLL on a fresh moons sample, and
+writes the NLL trajectories and the densities to ``examples/figures/`` (or the folder
+named by ``GAUSS_FLOWS_FIGURES``).
+
+Run with ``python examples/coupling_warm_start.py``.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+FIGURES = Path(os.environ.get("GAUSS_FLOWS_FIGURES", Path(__file__).resolve().parent / "figures"))
+FIGURES.mkdir(parents=True, exist_ok=True)
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import make_moons
+
+import gauss_flows as gf
+from _style import style_ax
+
+jax.config.update("jax_enable_x64", True)
+
+STEPS = 3000
+COUPLING = dict(n_layers=4, n_components=8)  # the builder's defaults: 4 blocks = 8 couplings
+DIAGONAL = dict(n_layers=8, n_components=8)  # the seed's diagonal flow
+LR = {"cold coupling": 3e-3, "warm coupling": 1e-3, "warm diagonal": 1e-3}
+
+raw, _ = make_moons(n_samples=3000, noise=0.08, random_state=0)
+mean, std = raw.mean(0), raw.std(0)
+X = jnp.asarray((raw - mean) / std)
+raw_test, _ = make_moons(n_samples=3000, noise=0.08, random_state=1)
+X_test = jnp.asarray((raw_test - mean) / std)
+
+
+def nll(flow, data=X):
+    """Mean negative log-likelihood (nats) of ``data``."""
+    return -float(jax.vmap(flow.log_prob)(data).mean())
+
+
+# 1. Three starting points. The warm coupling flow *is* the greedy fit.
+greedy = gf.fit_rbig(X, random_state=0, **DIAGONAL)
+starts = {
+    "cold coupling": gf.coupling_gaussianization_flow(jr.key(0), n_dims=2, **COUPLING),
+    "warm coupling": gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, **COUPLING),
+    "warm diagonal": greedy,
+}
+greedy_4 = gf.fit_rbig(X, random_state=0, **COUPLING)
+gap = float(jnp.max(jnp.abs(starts["warm coupling"].log_prob(X) - greedy_4.log_prob(X))))
+print(f"max |log p_warm coupling − log p_greedy (same sizes)| on the training data: {gap:.2e}")
+for name, flow in starts.items():
+    print(f"{name:14s} NLL at step 0 = {nll(flow):7.3f}")
+
+# 2. Train each with the seed's loop and budget.
+trained, trajectories, seconds = {}, {}, {}
+for name, flow in starts.items():
+    t0 = time.perf_counter()
+    trained[name], trajectories[name] = gf.train_flow(flow, X, steps=STEPS, peak_lr=LR[name])
+    seconds[name] = time.perf_counter() - t0
+
+print(f"\nafter {STEPS} steps (NLL, nats; lower is better):")
+print(f"{'model':14s} {'peak LR':>8s} {'train':>7s} {'held-out':>9s} {'seconds':>8s}")
+print(f"{'greedy (8 blk)':14s} {'—':>8s} {nll(greedy):7.3f} {nll(greedy, X_test):9.3f} {'—':>8s}")
+for name, flow in trained.items():
+    print(f"{name:14s} {LR[name]:8.0e} {nll(flow):7.3f} {nll(flow, X_test):9.3f} {seconds[name]:8.1f}")
+
+colors = {"cold coupling": "tab:blue", "warm coupling": "tab:green", "warm diagonal": "tab:purple"}
+fig, ax = plt.subplots(figsize=(7.8, 4.6))
+for name, traj in trajectories.items():
+    ax.plot(np.arange(len(traj)) * 25, traj, color=colors[name], lw=1.6, label=f"{name} (lr {LR[name]:g})")
+ax.axhline(nll(greedy), color="tab:orange", lw=1.5, ls="--", label="greedy RBIG, 8 blocks (no training)")
+ax.set(title="Coupling Gaussianization: cold vs warm start, equal budget",
+       xlabel="gradient step", ylabel="NLL (training batch)", ylim=(1.4, 3.0))
+ax.legend(fontsize=9)
+style_ax(ax)
+fig.tight_layout()
+fig.savefig(FIGURES / "coupling_warm_start_trajectories.png", dpi=110)
+
+gx, gy = np.meshgrid(np.linspace(-2.5, 2.5, 120), np.linspace(-2.5, 2.5, 120))
+grid = jnp.asarray(np.column_stack([gx.ravel(), gy.ravel()]))
+panels = [("greedy RBIG (8 blocks)", greedy)] + list(trained.items())
+fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6))
+for ax, (name, model) in zip(axes, panels):
+    lp = np.asarray(jax.vmap(model.log_prob)(grid)).reshape(gx.shape)
+    ax.contourf(gx, gy, np.exp(lp), levels=18, cmap="viridis")
+    ax.scatter(X[:, 0], X[:, 1], s=3, color="white", alpha=0.2)
+    ax.set(title=f"{name}\nheld-out NLL = {nll(model, X_test):.3f}", xlabel="$x_0$")
+    ax.set_aspect("equal")
+axes[0].set_ylabel("$x_1$")
+fig.suptitle("Greedy → cold / warm coupling → warm diagonal (equal budget)", y=1.02)
+fig.tight_layout()
+fig.savefig(FIGURES / "coupling_warm_start_densities.png", dpi=110, bbox_inches="tight")
+
+# 3. The claims, checked.
+warm, cold = trajectories["warm coupling"], trajectories["cold coupling"]
+print(f"\nwarm coupling below cold coupling at every logged step: {bool(np.all(warm < cold))} "
+      f"(smallest lead {float(np.min(cold - warm)):.3f} nats)")
+better = nll(trained["warm coupling"], X_test) < nll(trained["warm diagonal"], X_test)
+print(f"warm coupling's held-out NLL better than warm diagonal's: {better}")
+print(f"figures written to {FIGURES}")
