@@ -64,17 +64,19 @@ def main() -> None:
 
     X = non_gaussian_data(args.rows, args.dims)
     sizes = dict(n_layers=args.layers, n_components=args.components)
-    ours, t_ours = timed(lambda: jax.block_until_ready(
-        gf.fit_rbig(X, rotation="pca", **sizes)))
-    ours_sliced, t_sliced = timed(lambda: jax.block_until_ready(
-        gf.fit_rbig(X, rotation="sliced", **sizes)))
+    plain = dict(rotation="pca", tail_weight=0.0, prior_count=0.0, em_steps=100, em_tol=1e-3)
+    ours, t_ours = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **plain, **sizes)))
+    ours_sliced, t_sliced = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **sizes)))
     peer, t_peer = timed(lambda: sklearn_rbig(X, **sizes))
     nll_ours, nll_sliced, nll_peer = mean_nll(ours, X), mean_nll(ours_sliced, X), mean_nll(peer, X)
 
     rows = [
-        ["gauss_flows fit_rbig (pca)", t_ours, nll_ours, t_peer / t_ours],
-        ["gauss_flows fit_rbig (sliced, default)", t_sliced, nll_sliced, t_peer / t_sliced],
-        ["per-dimension sklearn GaussianMixture (pca)", t_peer, nll_peer, 1.0],
+        ["gauss_flows fit_rbig, same algorithm (pca, plain EM, tol 1e-3, 100 iterations)",
+         t_ours, nll_ours, t_peer / t_ours],
+        ["gauss_flows fit_rbig, library defaults (sliced rotations, regularised EM)",
+         t_sliced, nll_sliced, t_peer / t_sliced],
+        ["per-dimension sklearn GaussianMixture (pca; its defaults: tol 1e-3, 100 iterations)",
+         t_peer, nll_peer, 1.0],
     ]
     body = (
         f"Data: {args.rows} x {args.dims} non-Gaussian (correlated Gaussians through exp, cube, "

@@ -38,6 +38,8 @@ def _fit_block(
     em_steps: int,
     em_tol: float,
     min_scale: float,
+    prior_count: float,
+    tail_weight: float,
     fit_rows: int | None,
 ) -> tuple[Chain, Array, Array]:
     """Fit one block on ``z`` and push ``z`` through it.
@@ -52,7 +54,13 @@ def _fit_block(
     y = jnp.matmul(z, q.T, precision="highest")
     y_fit = y if fit_rows is None else jnp.matmul(sample, q.T, precision="highest")
     params = fit_mixture_em(
-        y_fit, n_components=n_components, max_steps=em_steps, tol=em_tol, min_scale=min_scale
+        y_fit,
+        n_components=n_components,
+        max_steps=em_steps,
+        tol=em_tol,
+        min_scale=min_scale,
+        prior_count=prior_count,
+        tail_weight=tail_weight,
     )
     marginal = MixtureCDFGaussianization(*params)
     z_new, log_dz_dy = mixture_gaussianize(y, *params)
@@ -73,6 +81,8 @@ def fit_rbig(
     em_steps: int = 400,
     em_tol: float = 1e-7,
     min_scale: float = 1e-3,
+    prior_count: float = 2.0,
+    tail_weight: float = 0.02,
     fit_rows: int | None = None,
     val_data: ArrayLike | None = None,
 ) -> Transformed:
@@ -103,6 +113,12 @@ def fit_rbig(
         em_steps: Most EM iterations per block.
         em_tol: EM convergence tolerance (nats per sample).
         min_scale: Floor on component standard deviations (in standardised units).
+        prior_count: Pseudo-points of a variance prior that keeps thinly supported
+            mixture components from becoming spikes (see :func:`fit_mixture_em`); it
+            regularises deep fits, which otherwise overfit.
+        tail_weight: Weight of one mixture component pinned to the rotated column's own
+            Gaussian, so each block's map tends to the identity in the tails; it keeps
+            deep stacks from stretching points outside the training range (0 disables).
         fit_rows: Fit each block on this many randomly chosen rows (all rows are still
             transformed); ``None`` uses every row.
         val_data: Held-out rows for choosing the depth when ``n_layers`` is ``None``.
@@ -154,6 +170,8 @@ def fit_rbig(
         em_steps=em_steps,
         em_tol=em_tol,
         min_scale=min_scale,
+        prior_count=prior_count,
+        tail_weight=tail_weight if n_components > 1 else 0.0,
         fit_rows=fit_rows,
     )
     blocks, gains = [], []
