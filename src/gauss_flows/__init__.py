@@ -2,52 +2,63 @@
 
 Greedy RBIG fits (:func:`fit_rbig`) and trainable Gaussianization flows
 (:func:`gaussianization_flow`) are one and the same flowjax object, so a greedy fit
-warm-starts gradient training (:func:`train_flow`).
+warm-starts gradient training (:func:`train_flow`). :func:`fit_density` is the
+recommended one-call recipe.
 """
 
-from gauss_flows import bijections, fit
-from gauss_flows import datasets
-from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
-from gauss_flows.fit import fit_mixture_em, fit_rbig
-from gauss_flows.flows import gaussianization_flow
-from gauss_flows.bijections import MixtureCDFCoupling
-from gauss_flows.fit import fit_rbig_coupling
-from gauss_flows.flows import coupling_gaussianization_flow
+from gauss_flows import bijections, datasets, fit
+from gauss_flows.bijections import (
+    HouseholderRotation,
+    MixtureCDFCoupling,
+    MixtureCDFGaussianization,
+)
+from gauss_flows.fit import fit_mixture_em, fit_rbig, fit_rbig_coupling
+from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
+from gauss_flows.information import (
+    entropy,
+    kl_divergence,
+    mutual_information,
+    total_correlation,
+)
+from gauss_flows.inspect import (
+    Intermediates,
+    LayerTable,
+    forward_with_intermediates,
+    inspect_layers,
+)
 from gauss_flows.io import ModelFileError, load, read_header, save
-from gauss_flows.sklearn import GaussianizationDensity
 from gauss_flows.recipe import fit_density
+from gauss_flows.sklearn import GaussianizationDensity
 from gauss_flows.train import train_flow
-from gauss_flows.information import entropy, kl_divergence, mutual_information, total_correlation
-from gauss_flows.inspect import Intermediates, LayerTable, forward_with_intermediates, inspect_layers
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MixtureCDFCoupling",
-    "coupling_gaussianization_flow",
-    "fit_rbig_coupling",
     "GaussianizationDensity",
-    "ModelFileError",
     "HouseholderRotation",
+    "Intermediates",
+    "LayerTable",
+    "MixtureCDFCoupling",
     "MixtureCDFGaussianization",
+    "ModelFileError",
     "__version__",
     "bijections",
+    "coupling_gaussianization_flow",
     "datasets",
+    "entropy",
     "fit",
     "fit_density",
     "fit_mixture_em",
     "fit_rbig",
-    "gaussianization_flow",
-    "load",
-    "read_header",
-    "save",
-    "train_flow",
-    "Intermediates",
-    "LayerTable",
-    "entropy",
+    "fit_rbig_coupling",
     "forward_with_intermediates",
+    "gaussianization_flow",
     "inspect_layers",
     "kl_divergence",
+    "load",
     "mutual_information",
+    "read_header",
+    "save",
     "total_correlation",
+    "train_flow",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -14,7 +14,11 @@ from flowjax.bijections.bijection import AbstractBijection
 from flowjax.distributions import StandardNormal, Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
+from gauss_flows.bijections import (
+    HouseholderRotation,
+    MixtureCDFCoupling,
+    MixtureCDFGaussianization,
+)
 
 
 def gaussianization_block(
@@ -133,9 +137,7 @@ def latent(flow: Transformed, X: Array) -> Array:
 
 # ---- coupling Gaussianization flows ----
 
-from collections.abc import Callable  # noqa: E402
 
-from gauss_flows.bijections import MixtureCDFCoupling  # noqa: E402
 
 
 def coupling_block(
