@@ -42,7 +42,7 @@ def as_data_matrix(
             raise ValueError(f"{name} could not be read as a numeric array: {err}") from None
         if host.dtype == object or not np.issubdtype(host.dtype, np.number) or np.iscomplexobj(host):
             raise ValueError(f"{name} must hold real numbers; got dtype {host.dtype}")
-        arr = jnp.asarray(host, dtype=host.dtype if np.issubdtype(host.dtype, np.floating) else float)
+        arr = jnp.asarray(host) if np.issubdtype(host.dtype, np.floating) else jnp.asarray(host, float)
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (n_samples, n_dims); got {arr.ndim}-D shape {arr.shape}"
