@@ -57,17 +57,27 @@ def householder_decomposition(matrix: ArrayLike) -> tuple[Array, Array]:
     return vectors, signs
 
 
+_UNROLL_MAX_DIM = 16
+
+
 def householder_product(vectors: Array, signs: Array) -> Array:
     """The orthogonal matrix ``H(v_1) ⋯ H(v_d) · diag(signs)`` of a set of reflections."""
     d = vectors.shape[-1]
     units = vectors / jnp.linalg.norm(vectors, axis=-1, keepdims=True)
 
     def apply(m, v):
-        # m ← m · H(v) = m − 2 (m v) vᵀ
-        return m - 2.0 * jnp.outer(m @ v, v), None
+        # m ← m · H(v) = m − 2 (m v) vᵀ, elementwise so small d needs no matmul call.
+        mv = jnp.sum(m * v, axis=-1, keepdims=True)
+        return m - 2.0 * mv * v, None
 
     eye = jnp.eye(d, dtype=vectors.dtype)
-    m, _ = jax.lax.scan(apply, eye, units)
+    if d <= _UNROLL_MAX_DIM:
+        # A few tiny reflections: unrolled straight-line code beats a scan's loop overhead.
+        m = eye
+        for k in range(d):
+            m, _ = apply(m, units[k])
+    else:
+        m, _ = jax.lax.scan(apply, eye, units)
     return m * signs.astype(vectors.dtype)
 
 
