@@ -232,8 +232,8 @@ def test_density_integrates_to_one():
     flow = gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, **SMALL)
     # Perturb the conditioners so the coupling (not just the greedy map) is integrated.
     flow = _perturb_conditioners(flow, jr.key(3), 0.5)
-    lo, hi = X.min(axis=0) - 4 * X.std(axis=0), X.max(axis=0) + 4 * X.std(axis=0)
-    n = 300
+    lo, hi = X.min(axis=0) - 8 * X.std(axis=0), X.max(axis=0) + 8 * X.std(axis=0)
+    n = 400
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
     grid = jnp.asarray(np.column_stack([gx.ravel(), gy.ravel()]))
     mass = float(jnp.exp(_log_prob(flow, grid)).sum()) * np.prod((hi - lo) / (n - 1))
