@@ -66,8 +66,11 @@ def main() -> None:
     sizes = dict(n_layers=args.layers, n_components=args.components)
     plain = dict(rotation="pca", tail_weight=0.0, prior_count=0.0, em_steps=100, em_tol=1e-3)
     ours, t_ours = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **plain, **sizes)))
+    print(f"gauss_flows, same algorithm: {t_ours:.1f} s", flush=True)
     ours_sliced, t_sliced = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **sizes)))
+    print(f"gauss_flows, defaults: {t_sliced:.1f} s", flush=True)
     peer, t_peer = timed(lambda: sklearn_rbig(X, **sizes))
+    print(f"sklearn: {t_peer:.1f} s", flush=True)
     nll_ours, nll_sliced, nll_peer = mean_nll(ours, X), mean_nll(ours_sliced, X), mean_nll(peer, X)
 
     rows = [
