@@ -110,7 +110,7 @@ def fit_mixture_em(
 
     All columns are fitted at once: the E and M steps are array operations over
     ``(n, d, K)``. Iteration stops when no column's mean log-likelihood improves by more
-    than ``tol`` or after ``max_steps``.
+    than ``tol`` (or than the dtype can resolve) or after ``max_steps``.
 
     Args:
         y: Data, shape ``(n, d)``.
@@ -141,7 +141,10 @@ def fit_mixture_em(
 
     def cond(state):
         _, prev, curr, i = state
-        return (i < max_steps) & jnp.any(curr - prev > tol)
+        # An improvement below the dtype's resolution of the log-likelihood is noise:
+        # float32 cannot resolve a tolerance of 1e-7 and would run to ``max_steps``.
+        resolution = 8 * jnp.finfo(y.dtype).eps * (1.0 + jnp.abs(curr))
+        return (i < max_steps) & jnp.any(curr - prev > jnp.maximum(tol, resolution))
 
     def body(state):
         params, _, curr, i = state
