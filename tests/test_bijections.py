@@ -7,6 +7,8 @@ import jax.random as jr
 import numpy as np
 import pytest
 
+from _trees import cast
+
 from gauss_flows.bijections import (
     HouseholderRotation,
     MixtureCDFGaussianization,
@@ -14,11 +16,6 @@ from gauss_flows.bijections import (
     householder_product,
 )
 from gauss_flows.bijections._mixture_cdf import log_ndtri, mixture_degaussianize
-
-
-def cast(tree, dtype):
-    """Cast every floating array leaf of a pytree to ``dtype``."""
-    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
 
 
 def _marginal(key, d=3, k=5, dtype=jnp.float64):

@@ -1,12 +1,13 @@
 """Both builders, the random flow and the greedy fit: the same object, a valid density."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
 from sklearn.datasets import make_moons
+
+from _trees import cast
 
 import gauss_flows as gf
 from gauss_flows.flows import latent
@@ -15,10 +16,6 @@ from gauss_flows.flows import latent
 def moons(n=600, seed=0):
     X, _ = make_moons(n_samples=n, noise=0.08, random_state=seed)
     return jnp.asarray((X - X.mean(0)) / X.std(0))
-
-
-def cast(tree, dtype):
-    return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
 
 
 @pytest.fixture(scope="module")
