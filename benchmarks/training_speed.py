@@ -3,7 +3,9 @@ same loop training flowjax's rational-quadratic-spline coupling flow (8 knots, 8
 
 Both models are trained on the seed's moons with the seed's loop (a Python ``for`` over
 jitted steps) and with ``gf.train_flow`` (the same steps inside compiled scans). Each
-timing excludes compilation: one warm-up call compiles, then the timed run starts.
+timing excludes compilation: one warm-up call with the same settings compiles, then the
+timed run starts. The seed loop also pays, every step, the Python dispatch of its jitted
+step and of its eager key split, index draw and gather (the same for both models).
 
 Run: ``python benchmarks/training_speed.py [--steps 3000]``
 """
@@ -73,7 +75,7 @@ def main() -> None:
     for name, flow in models.items():
         seed_loop(flow, X, steps=2, peak_lr=1e-3)  # compile
         (_, traj), t_loop = timed(lambda: seed_loop(flow, X, steps=args.steps, peak_lr=1e-3))
-        gf.train_flow(flow, X, steps=50, peak_lr=1e-3)  # compile both chunk lengths
+        gf.train_flow(flow, X, steps=args.steps, peak_lr=1e-3)  # compile (same settings)
         (_, traj2), t_scan = timed(lambda: gf.train_flow(flow, X, steps=args.steps, peak_lr=1e-3))
         per_step[name] = (t_loop / args.steps, t_scan / args.steps)
         rows.append([name, 1e3 * t_loop / args.steps, 1e3 * t_scan / args.steps, traj[-1], traj2[-1]])

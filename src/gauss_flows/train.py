@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -36,15 +37,54 @@ def _row_sharding(X: Array, batch: int):
     return NamedSharding(sharding.mesh, PartitionSpec(sharding.spec[0], None))
 
 
-@eqx.filter_jit
+# Upper bound on the records' worth of steps run by one compiled call.
+_RECORDS_PER_CALL = 20
+
+
+def make_optimizer(steps: int, peak_lr: float, clip_norm: float) -> optax.GradientTransformation:
+    """The seed's optimiser: global-norm clipping, then Adam on a one-cycle cosine schedule.
+
+    Example:
+        >>> from gauss_flows.train import make_optimizer
+        >>> optimizer = make_optimizer(steps=3000, peak_lr=1e-3, clip_norm=1.0)
+    """
+    schedule = optax.cosine_onecycle_schedule(transition_steps=steps, peak_value=peak_lr)
+    return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
+
+
+# On CPU, XLA hands small reductions to YNNPACK by default; for the many small reductions
+# of a Gaussianization flow's step its own fused loops are faster (about 10% per step on
+# the seed's flow). Applied only to the training chunk, and only if this XLA knows the flag.
+_CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.cache
+def _chunk_compiler_options() -> dict:
+    if jax.default_backend() != "cpu":
+        return {}
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=_CPU_COMPILER_OPTIONS).lower(1.0).compile()
+    except Exception:  # an XLA without the flag: keep its defaults
+        return {}
+    return dict(_CPU_COMPILER_OPTIONS)
+
+
+@functools.cache
+def _compiled_chunk():
+    return eqx.filter_jit(_train_chunk, compiler_options=_chunk_compiler_options() or None)
+
+
 def _train_chunk(
-    params, state, key, X, X_val, *, static, optimizer, batch, n_steps, batch_sharding=None
+    params, state, key, X, X_val, *, static, schedule, batch, n_steps, batch_sharding=None
 ):
     """``n_steps`` optimiser steps in one compiled scan.
 
+    ``schedule`` is ``(steps, peak_lr, clip_norm)``: the optimiser is rebuilt from it inside
+    the compiled function, so repeated calls with the same settings reuse the compilation.
     Returns the new state and, for logging, the loss of every step and the held-out NLL at
     the chunk's start.
     """
+    optimizer = make_optimizer(*schedule)
     val_nll = jnp.nan if X_val is None else _mean_nll(params, static, X_val)
 
     def step(carry, _):
@@ -145,9 +185,8 @@ def train_flow(
 
     batch_sharding = _row_sharding(X, batch)
     params, static = eqx.partition(flow, eqx.is_inexact_array)
-    schedule = optax.cosine_onecycle_schedule(transition_steps=steps, peak_value=peak_lr)
-    optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
-    state = optimizer.init(params)
+    schedule = (int(steps), float(peak_lr), float(clip_norm))
+    state = make_optimizer(*schedule).init(params)
     key = jr.key(seed)
 
     if patience is not None:
@@ -162,11 +201,14 @@ def train_flow(
     start = time.perf_counter()
     with tqdm(total=steps, disable=not progress, desc="training", unit="step") as bar:
         done = 0
+        # Without held-out data or a time budget nothing needs checking between records,
+        # so several records' steps run in one call (fewer dispatches and host syncs).
+        per_call = 1 if X_val is not None or time_budget is not None else _RECORDS_PER_CALL
         while done < steps:
-            n_steps = min(log_every, steps - done)
-            new = _train_chunk(
+            n_steps = min(per_call * log_every, steps - done)
+            new = _compiled_chunk()(
                 params, state, key, X, X_val,
-                static=static, optimizer=optimizer, batch=batch, n_steps=n_steps,
+                static=static, schedule=schedule, batch=batch, n_steps=n_steps,
                 batch_sharding=batch_sharding,
             )
             losses = np.asarray(new[3])
@@ -179,7 +221,7 @@ def train_flow(
                     stacklevel=2,
                 )
                 break
-            train_nll.append(float(losses[0]))
+            train_nll.extend(float(v) for v in losses[::log_every])
             if X_val is not None:
                 val_nll.append(float(new[4]))  # held-out NLL of the chunk's starting params
                 if val_nll[-1] < best_val:

@@ -237,7 +237,9 @@ def _erfcx(y: Array) -> Array:
     v = 1.0 / jnp.maximum(y, 8.0)  # 0 at y = ∞
     num = jnp.where(in_pq, _horner(_ERFC_P, y_pq), v * _horner(_ERFC_R[::-1], v))
     den = jnp.where(in_pq, _horner(_ERFC_Q, y_pq), _horner(_ERFC_S[::-1], v))
-    return jnp.where(in_poly, poly, num / den)
+    # One division at the root: XLA materialises a division once instead of re-deriving
+    # the polynomials inside every consumer, as it does for cheap (select) roots.
+    return jnp.where(in_poly, poly, num) / jnp.where(in_poly, 1.0, den)
 
 
 def _upper_mills(a: Array) -> Array:
@@ -274,13 +276,13 @@ def _gaussianize_parts(x, logits, means, log_scales):
     m0 = m[..., 0]
     shift = m0 - _HALF_LOG_2PI  # log κ
     # log of each tail minus log κ: large-side weights plus scaled small-side masses.
+    big_lower = jnp.where(neg, zero, big).sum(-1)  # large-side components of the lower tail
+    big_upper = jnp.where(neg, big, zero).sum(-1)
     lam_lower = jnp.logaddexp(
-        jnp.log(jnp.where(neg, zero, big).sum(-1)) - shift,
-        jnp.log(jnp.where(neg, s_hat, zero).sum(-1)),
+        jnp.log(big_lower) - shift, jnp.log(jnp.where(neg, s_hat, zero).sum(-1))
     )
     lam_upper = jnp.logaddexp(
-        jnp.log(jnp.where(neg, big, zero).sum(-1)) - shift,
-        jnp.log(jnp.where(neg, zero, s_hat).sum(-1)),
+        jnp.log(big_upper) - shift, jnp.log(jnp.where(neg, zero, s_hat).sum(-1))
     )
     pdf_terms = p * inv_s
     pdf_sum = pdf_terms.sum(-1)
@@ -291,8 +293,8 @@ def _gaussianize_parts(x, logits, means, log_scales):
     z_tail = _log_ndtri_lower(jnp.minimum(log_tail, _LOG_HALF))
     z = jnp.where(use_lower, z_tail, -z_tail)
     log_dz_dx = log_pdf - normal_logpdf(z)
-    parts = (log_w, w, inv_s, t, p, mills, neg, pdf_terms, pdf_sum, use_lower, lam_min,
-             log_tail, z_tail)
+    big_sum = jnp.where(use_lower, big_lower, big_upper)
+    parts = (w, inv_s, t, p, mills, neg, pdf_sum, use_lower, lam_min, log_tail, z_tail, big_sum)
     return z, log_dz_dx, parts
 
 
@@ -307,27 +309,32 @@ def _mixture_gaussianize_jvp(primals, tangents):
     x, logits, means, log_scales = primals
     dx, dlogits, dmeans, dlog_scales = tangents
     z, log_dz_dx, parts = _gaussianize_parts(x, logits, means, log_scales)
-    (log_w, w, inv_s, t, p, mills, neg, pdf_terms, pdf_sum, use_lower, lam_min, log_tail,
-     z_tail) = parts
+    w, inv_s, t, p, mills, neg, pdf_sum, use_lower, lam_min, log_tail, z_tail, big_sum = parts
     # dz = dF / φ(z). With tail mass T = κ e^λ and 1/φ(z) = M(z)/T (M the Mills ratio at
     # the tail's z), E = κ/φ(z) = M e^{−λ}: ∂F/∂t_k / φ(z) = E p_k, and ∂F/∂log w_k / φ(z)
     # is w_k Φ(t_k)/φ(z) (lower tail) or, equivalently because Σ w_k d log w_k = 0,
     # −w_k Φ(−t_k)/φ(z) (upper tail): whichever avoids the huge 1/φ(z) of the other tail.
+    # On its small side a component contributes E p_k M_k; on its large side (the "wrong"
+    # ones) w_k Φ(|t_k|)/φ(z) = w_k/T · M(z) − E p_k M_k, and the large-side weights are
+    # carried as shares of their total B ≤ T, so every factor stays bounded.
+    #
+    # Factors that depend only on (sample, dimension) multiply the sums over components
+    # rather than each component: XLA would otherwise recompute their polynomials inside
+    # every per-component loop that consumes them.
     mills_z = _upper_mills(-z_tail)
-    b = p * (mills_z * jnp.exp(-lam_min))[..., None]
-    small = b * mills  # w_k Φ(−|t_k|) / φ(z)
-    lower = use_lower[..., None]
-    wrong = jnp.where(lower, ~neg, neg)  # this tail is the component's large side
-    w_over = mills_z[..., None] * jnp.exp(
-        jnp.where(wrong, log_w - log_tail[..., None], -jnp.inf)
-    )
-    a = jnp.where(wrong, w_over - small, small)
-    a = jnp.where(lower, a, -a)
-    rho = pdf_terms / pdf_sum[..., None]
+    sign = jnp.where(use_lower, 1.0, -1.0)
+    e_small = mills_z * jnp.exp(-lam_min)  # κ / φ(z)
+    has_big = big_sum > 0
+    e_big = jnp.where(has_big, mills_z * jnp.exp(jnp.log(big_sum) - log_tail), 0.0)  # B / φ(z)
+    wrong = jnp.where(use_lower[..., None], ~neg, neg)  # this tail is the component's large side
+    share = jnp.where(wrong, w / jnp.where(has_big, big_sum, 1.0)[..., None], 0.0)
+    signed_mills = jnp.where(wrong, -mills, mills)
     dlog_w = dlogits - jnp.sum(w * dlogits, axis=-1, keepdims=True)
     dt = inv_s * (dx[..., None] - dmeans) - t * dlog_scales
-    dz = jnp.sum(a * dlog_w + b * dt, axis=-1)
-    dlog_pdf = jnp.sum(rho * (dlog_w - t * dt - dlog_scales), axis=-1)
+    dz = (sign * e_big) * jnp.sum(share * dlog_w, axis=-1) + e_small * jnp.sum(
+        p * (sign[..., None] * signed_mills * dlog_w + dt), axis=-1
+    )
+    dlog_pdf = jnp.sum(p * (inv_s * (dlog_w - t * dt - dlog_scales)), axis=-1) / pdf_sum
     return (z, log_dz_dx), (dz, dlog_pdf + z * dz)
 
 
