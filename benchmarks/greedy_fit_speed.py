@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=16)
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--components", type=int, default=8)
+    parser.add_argument("--skip-defaults", action="store_true",
+                        help="leave out the library-defaults row (the slowest fit)")
     args = parser.parse_args()
 
     X = non_gaussian_data(args.rows, args.dims)
@@ -67,20 +69,22 @@ def main() -> None:
     plain = dict(rotation="pca", tail_weight=0.0, prior_count=0.0, em_steps=100, em_tol=1e-3)
     ours, t_ours = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **plain, **sizes)))
     print(f"gauss_flows, same algorithm: {t_ours:.1f} s", flush=True)
-    ours_sliced, t_sliced = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **sizes)))
-    print(f"gauss_flows, defaults: {t_sliced:.1f} s", flush=True)
+    if not args.skip_defaults:
+        ours_sliced, t_sliced = timed(lambda: jax.block_until_ready(gf.fit_rbig(X, **sizes)))
+        print(f"gauss_flows, defaults: {t_sliced:.1f} s", flush=True)
     peer, t_peer = timed(lambda: sklearn_rbig(X, **sizes))
     print(f"sklearn: {t_peer:.1f} s", flush=True)
-    nll_ours, nll_sliced, nll_peer = mean_nll(ours, X), mean_nll(ours_sliced, X), mean_nll(peer, X)
+    nll_ours, nll_peer = mean_nll(ours, X), mean_nll(peer, X)
 
     rows = [
         ["gauss_flows fit_rbig, same algorithm (pca, plain EM, tol 1e-3, 100 iterations)",
          t_ours, nll_ours, t_peer / t_ours],
-        ["gauss_flows fit_rbig, library defaults (sliced rotations, regularised EM)",
-         t_sliced, nll_sliced, t_peer / t_sliced],
         ["per-dimension sklearn GaussianMixture (pca; its defaults: tol 1e-3, 100 iterations)",
          t_peer, nll_peer, 1.0],
     ]
+    if not args.skip_defaults:
+        rows.insert(1, ["gauss_flows fit_rbig, library defaults (sliced rotations, regularised EM)",
+                        t_sliced, mean_nll(ours_sliced, X), t_peer / t_sliced])
     body = (
         f"Data: {args.rows} x {args.dims} non-Gaussian (correlated Gaussians through exp, cube, "
         f"sinh, tanh and a bimodal map); {args.layers} blocks, K={args.components}; "

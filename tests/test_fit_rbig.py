@@ -80,6 +80,26 @@ def test_em_recovers_a_known_mixture():
     assert bool(jnp.all(jnp.isfinite(mixture_log_likelihood(y, params))))
 
 
+
+def test_em_step_matches_the_textbook_m_step():
+    """The one-pass M step (sums of r·t and r·t² about the current means) gives the
+    textbook weighted means and variances about the new means."""
+    from gauss_flows.fit import em
+
+    with jax.enable_x64(True):
+        y = jr.gamma(jr.key(1), 2.0, (3000, 3), dtype=jnp.float64)
+        params = em._initial_params(y, 4)
+        zero = jnp.zeros(3, jnp.float64)
+        new, _ = em._em_step(y, params, zero, 0.0, zero, 0.0)
+        log_joint = em._component_log_density(y, params)
+        resp = jnp.exp(log_joint - jax.nn.logsumexp(log_joint, axis=-1, keepdims=True))
+        counts = resp.sum(0)
+        means = jnp.einsum("ndk,nd->dk", resp, y) / counts
+        var = jnp.einsum("ndk,ndk->dk", resp, (y[..., None] - means) ** 2) / counts
+        np.testing.assert_allclose(new.means, means, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(jnp.exp(2 * new.log_scales), var, rtol=1e-9)
+        np.testing.assert_allclose(jax.nn.softmax(new.logits), counts / y.shape[0], rtol=1e-10)
+
 @pytest.mark.parametrize(
     "bad, message",
     [
