@@ -121,13 +121,30 @@ def test_inverse_gradients_match_finite_differences():
 
 
 def test_householder_decomposition_is_exact():
-    for d in (1, 2, 3, 7):
+    for d in (1, 2, 3, 7, 40):  # 40: above the unrolled sizes, the compact (UT) product
         q, _ = np.linalg.qr(np.random.default_rng(d).normal(size=(d, d)))
         rot = HouseholderRotation.from_matrix(q)
         np.testing.assert_allclose(rot.matrix, q, atol=1e-12)
         vectors, signs = householder_decomposition(q)
         np.testing.assert_allclose(householder_product(vectors, signs), q, atol=1e-12)
 
+
+
+def test_compact_householder_product_equals_the_reflections_in_turn():
+    """Above the unrolled sizes the product is formed as I − U T⁻¹ Uᵀ; it must equal
+    applying the reflections one by one, and stay orthogonal, for arbitrary vectors."""
+    d = 40
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(d, d))
+    signs = np.where(rng.normal(size=d) > 0, 1, -1).astype(np.int32)
+    expected = np.eye(d)
+    for v in vectors:
+        u = v / np.linalg.norm(v)
+        expected = expected - 2.0 * np.outer(expected @ u, u)
+    expected = expected * signs
+    q = np.asarray(householder_product(jnp.asarray(vectors), jnp.asarray(signs)))
+    np.testing.assert_allclose(q, expected, atol=1e-12)
+    np.testing.assert_allclose(q.T @ q, np.eye(d), atol=1e-12)
 
 def test_rotation_rejects_non_orthogonal_matrix():
     with pytest.raises(ValueError, match="not orthogonal"):

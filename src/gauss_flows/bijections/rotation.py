@@ -7,6 +7,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from jax.scipy.linalg import solve_triangular
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 
 from flowjax.bijections.bijection import AbstractBijection
@@ -77,7 +78,14 @@ def householder_product(vectors: Array, signs: Array) -> Array:
         for k in range(d):
             m, _ = apply(m, units[k])
     else:
-        m, _ = jax.lax.scan(apply, eye, units)
+        # The compact "UT" form of the product (Joffrain et al. 2006): with the unit vectors
+        # as the columns of U, H(u_1)⋯H(u_d) = I − U T⁻¹ Uᵀ, T = ½ I + strictly-upper(UᵀU).
+        # Two matrix products and a triangular solve instead of d sequential rank-one
+        # updates, and a backward pass that keeps no per-reflection intermediates.
+        gram = jnp.matmul(units, units.T, precision="highest")
+        t = jnp.triu(gram, 1) + 0.5 * eye
+        w = solve_triangular(t, units, lower=False)  # T⁻¹ Uᵀ
+        m = eye - jnp.matmul(units.T, w, precision="highest")
     return m * signs.astype(vectors.dtype)
 
 
