@@ -119,7 +119,8 @@ def test_pickle_and_save_round_trip(fitted, data, tmp_path):
 
 def test_few_rows_cap_the_components():
     X = np.random.default_rng(1).normal(size=(10, 2))
-    est = GaussianizationDensity(strategy="rbig", n_layers=1, n_components=8).fit(X)
+    with pytest.warns(UserWarning, match="5 components per dimension"):
+        est = GaussianizationDensity(strategy="rbig", n_layers=1, n_components=8).fit(X)
     assert est.n_components_ == 5
 
 

@@ -10,6 +10,7 @@ user's units: the fitted flow standardises internally and keeps that affine map.
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import equinox as eqx
@@ -201,6 +202,14 @@ class GaussianizationDensity(
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=3)
         X = np.asarray(X, dtype=_jax_float(X.dtype))
         n_components = max(1, min(self.n_components, X.shape[0] // 2))
+        if n_components < self.n_components:
+            warnings.warn(
+                f"n_components={self.n_components} needs at least {2 * self.n_components} rows; "
+                f"with {X.shape[0]} rows {n_components} components per dimension are used "
+                "(see n_components_)",
+                UserWarning,
+                stacklevel=2,
+            )
         seed = self._seed()
         flow, train_nll = _FITTERS[self.strategy](self, X, n_components, seed)
         self.flow_ = flow
