@@ -2,7 +2,7 @@
 
 One command regenerates ``benchmarks/RESULTS.md``::
 
-    python benchmarks/run.py --quick      # ~26 minutes on 2 CPU cores (MNIST rows: 17), small budgets
+    python benchmarks/run.py --quick      # ~19 minutes on 2 CPU cores, small budgets
     python benchmarks/run.py --full       # the full data sets and budgets (hours on CPU)
 
 Every (data set, model) pair runs in its own subprocess (``benchmarks/_worker.py``), so a
