@@ -45,7 +45,7 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _steps_for(flow, train, val, *, budget_s: float, peak_lr: float, batch: int) -> int:
+def _steps_for(flow, train, *, budget_s: float, peak_lr: float, batch: int) -> int:
     """Steps that fit in ``budget_s``, from the rate of a short (compiled, then timed) run."""
     import gauss_flows as gf
 
@@ -62,7 +62,7 @@ def _fine_tune(flow, train, val, seconds: float):
     import gauss_flows as gf
 
     start = time.perf_counter()
-    steps = _steps_for(flow, train, val, budget_s=0.85 * seconds, peak_lr=1e-3, batch=1024)
+    steps = _steps_for(flow, train, budget_s=0.85 * seconds, peak_lr=1e-3, batch=1024)
     rest = seconds - (time.perf_counter() - start)
     flow, *_ = gf.train_flow(
         flow, train, steps=steps, peak_lr=1e-3, batch=1024, val_data=val,

@@ -35,6 +35,7 @@ import numpy as np
 from sklearn.datasets import make_moons
 
 import gauss_flows as gf
+from gauss_flows.plotting import plot_density
 from _style import style_ax
 
 jax.config.update("jax_enable_x64", True)
@@ -94,16 +95,12 @@ style_ax(ax)
 fig.tight_layout()
 fig.savefig(FIGURES / "coupling_warm_start_trajectories.png", dpi=110)
 
-gx, gy = np.meshgrid(np.linspace(-2.5, 2.5, 120), np.linspace(-2.5, 2.5, 120))
-grid = jnp.asarray(np.column_stack([gx.ravel(), gy.ravel()]))
 panels = [("greedy RBIG (8 blocks)", greedy)] + list(trained.items())
 fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6))
 for ax, (name, model) in zip(axes, panels):
-    lp = np.asarray(jax.vmap(model.log_prob)(grid)).reshape(gx.shape)
-    ax.contourf(gx, gy, np.exp(lp), levels=18, cmap="viridis")
-    ax.scatter(X[:, 0], X[:, 1], s=3, color="white", alpha=0.2)
-    ax.set(title=f"{name}\nheld-out NLL = {nll(model, X_test):.3f}", xlabel="$x_0$")
-    ax.set_aspect("equal")
+    plot_density(model, X, ax=ax, grid_size=120, limits=((-2.5, 2.5), (-2.5, 2.5)), levels=18,
+                 title=f"{name}\nheld-out NLL = {nll(model, X_test):.3f}")
+    ax.set(xlabel="$x_0$", aspect="equal")
 axes[0].set_ylabel("$x_1$")
 fig.suptitle("Greedy → cold / warm coupling → warm diagonal (equal budget)", y=1.02)
 fig.tight_layout()

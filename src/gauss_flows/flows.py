@@ -138,8 +138,6 @@ def latent(flow: Transformed, X: Array) -> Array:
 # ---- coupling Gaussianization flows ----
 
 
-
-
 def coupling_block(
     rotation: HouseholderRotation, first: AbstractBijection, second: AbstractBijection
 ) -> Chain:

@@ -122,8 +122,13 @@ _NDTRI_Q2 = (
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
-def _ndtri_of_log(log_p: Array) -> Array:
-    """Cephes ``ndtri`` evaluated from ``log p`` (``log p ≤ log ½``): no ``log`` of ``p``."""
+def _log_ndtri_lower(log_p: Array) -> Array:
+    """``Φ⁻¹(exp(log_p))`` for ``log_p ≤ log ½`` (the lower half), without derivatives.
+
+    Cephes' ``ndtri`` written in ``log p``: the tail branch needs only ``√(−2 log p)``, so it
+    holds where ``exp`` underflows (``log_p = −5e7`` gives ``z ≈ −1e4``; relative error
+    below 1e-12 over ``z ∈ [−1e4, 0]`` in float64).
+    """
     central = log_p > -2.0
     y = jnp.exp(jnp.where(central, log_p, _LOG_HALF)) - 0.5
     y2 = y * y
@@ -137,22 +142,13 @@ def _ndtri_of_log(log_p: Array) -> Array:
     return jnp.where(central, z_central, z_tail)
 
 
-def _log_ndtri_lower(log_p: Array) -> Array:
-    """``Φ⁻¹(exp(log_p))`` for ``log_p ≤ log ½`` (the lower half), without derivatives.
-
-    Cephes' ``ndtri`` written in ``log p``: the tail branch needs only ``√(−2 log p)``, so it
-    holds where ``exp`` underflows (``log_p = −5e7`` gives ``z ≈ −1e4``; relative error
-    below 1e-12 over ``z ∈ [−1e4, 0]`` in float64).
-    """
-    return _ndtri_of_log(log_p)
-
-
 @jax.custom_jvp
 def log_ndtri(log_p: Array) -> Array:
     """Inverse standard-normal CDF of ``exp(log_p)`` for ``log_p ≤ log ½``.
 
     Accurate where ``exp(log_p)`` underflows (``log_p = -5e7`` gives ``z ≈ -1e4``). Its
-    derivative comes from the inverse-function rule, not from the iterations.
+    derivative comes from the inverse-function rule, not from differentiating the
+    rational approximations.
     """
     return _log_ndtri_lower(jnp.minimum(log_p, _LOG_HALF))
 

@@ -21,11 +21,16 @@ class MixtureParams(NamedTuple):
     log_scales: Array
 
 
-def _component_log_density(y: Array, params: MixtureParams) -> Array:
-    """``log w_k + log N(y; μ_k, σ_k²)`` with shape ``(n, d, K)``."""
+def _standardised_and_log_density(y: Array, params: MixtureParams) -> tuple[Array, Array]:
+    """``t = (y − μ_k)/σ_k`` and ``log w_k + log N(y; μ_k, σ_k²)``, each ``(n, d, K)``."""
     log_w = jax.nn.log_softmax(params.logits, axis=-1)
     t = (y[..., None] - params.means) * jnp.exp(-params.log_scales)
-    return log_w - 0.5 * t * t - _HALF_LOG_2PI - params.log_scales
+    return t, log_w - 0.5 * t * t - _HALF_LOG_2PI - params.log_scales
+
+
+def _component_log_density(y: Array, params: MixtureParams) -> Array:
+    """``log w_k + log N(y; μ_k, σ_k²)`` with shape ``(n, d, K)``."""
+    return _standardised_and_log_density(y, params)[1]
 
 
 def mixture_log_likelihood(y: Float[Array, "n d"], params: MixtureParams) -> Float[Array, " d"]:
@@ -85,15 +90,12 @@ def _em_step(
     the new mean (``σ² (Σ r t² − N δ²)`` with ``δ = Σ r t / N``), which stays accurate in
     float32 because ``t`` is measured from the current, nearby mean.
     """
-    log_w = jax.nn.log_softmax(params.logits, axis=-1)
-    inv_scale = jnp.exp(-params.log_scales)
-    t = (y[..., None] - params.means) * inv_scale  # (n, d, K)
-    log_joint = log_w - params.log_scales - 0.5 * t * t
+    t, log_joint = _standardised_and_log_density(y, params)  # (n, d, K)
     peak = jax.lax.stop_gradient(log_joint.max(axis=-1, keepdims=True))
     joint = jnp.exp(log_joint - peak)
     total = joint.sum(axis=-1, keepdims=True)
     resp = joint / total  # responsibilities, one exp per element
-    log_norm = jnp.log(total) + peak - _HALF_LOG_2PI
+    log_norm = jnp.log(total) + peak
     # The three sums over rows in one reduction (one pass over the responsibilities).
     stats = jnp.stack([resp, resp * t, resp * t * t]).sum(axis=1)  # (3, d, K)
     counts, sum_t, sum_t2 = stats[0], stats[1], stats[2]
