@@ -73,9 +73,13 @@ def run_dataset(name: str, args) -> list[list]:
         rows.append([name, label, depth, t, nll(flow, train), nll(flow, test)])
         return flow
 
-    for rotation in ("pca", "random", "sliced"):
+    for rotation in ("pca", "random", "ica", "sliced", "max-sliced"):
         greedy(f"greedy fit_rbig, {rotation}, 8 blocks", n_layers=8, rotation=rotation)
-    greedy("greedy fit_rbig, sliced, depth on held-out rows", n_layers=None, val_data=val)
+    for rotation in ("sliced", "max-sliced"):
+        best = dict(n_layers=None, val_data=val, rotation=rotation, n_components=16, patience=5)
+        greedy(f"greedy fit_rbig, {rotation}, K=16, depth on held-out rows", **best)
+        # The same fit again: compiled code is reused, so this is the fitting time alone.
+        greedy(f"  same, second call (compiled)", **best)
 
     recipe, t_recipe = timed(lambda: gf.fit_density(train, steps=args.steps))
     depth = gf.flows.blocks_of(recipe).bijection.bijections[1].logits.shape[0]

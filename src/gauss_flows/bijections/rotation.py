@@ -127,7 +127,8 @@ class HouseholderRotation(AbstractBijection):
         """The rotation whose matrix is exactly (to rounding) the given orthogonal matrix.
 
         Example:
-            >>>             >>> from gauss_flows.bijections import HouseholderRotation
+            >>> import numpy as np
+            >>> from gauss_flows.bijections import HouseholderRotation
             >>> q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))
             >>> rot = HouseholderRotation.from_matrix(q)
             >>> bool(np.allclose(rot.matrix, q))
