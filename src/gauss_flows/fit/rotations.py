@@ -83,6 +83,9 @@ def wasserstein_to_normal(projections: Float[Array, "n d"]) -> Float[Array, " d"
 #: Rows used to score candidate rotations; the distance estimate needs no more.
 _SCORE_ROWS = 4096
 
+#: Budget, in d³ units, for the QR factorisations of one block's random candidates.
+_CANDIDATE_FLOPS = 10**9
+
 
 def sliced_rotation(
     key: PRNGKeyArray,
@@ -94,7 +97,7 @@ def sliced_rotation(
     """The candidate rotation whose projected marginals are least Gaussian.
 
     The candidates are the identity, the PCA rotation and ``n_candidates`` Haar-random
-    rotations; each is scored by the 2-Wasserstein distances of its projections to the
+    rotations (fewer in high dimension: at most ``10⁹ / d³``, at least 2); each is scored by the 2-Wasserstein distances of its projections to the
     normal (:func:`wasserstein_to_normal`, on at most 4,096 evenly strided rows).
     ``reduce="sum"`` picks the rotation whose directions are least Gaussian in total,
     the most a block's marginal Gaussianization can gain; ``reduce="max"`` picks the
@@ -109,6 +112,9 @@ def sliced_rotation(
     """
     n, d = y.shape
     rows = y[:: max(1, n // _SCORE_ROWS)]
+    # Each random candidate costs a d × d QR; in high dimension a few suffice (they all
+    # look alike there, and the PCA candidate usually wins), so their number is capped.
+    n_candidates = int(min(n_candidates, max(2, _CANDIDATE_FLOPS // d**3)))
     keys = jr.split(key, n_candidates)
     random = jax.vmap(lambda k: random_rotation(k, d, y.dtype))(keys)
     candidates = jnp.concatenate(
