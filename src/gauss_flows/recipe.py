@@ -8,10 +8,30 @@ from jaxtyping import ArrayLike
 
 from gauss_flows._validation import as_data_matrix
 from gauss_flows.fit.rbig import fit_rbig
-from gauss_flows.train import train_flow
+from gauss_flows.train import _check_positive_int, train_flow
 
 #: Fewest held-out rows worth splitting off; smaller data trains on every row.
 MIN_VAL_ROWS = 50
+
+#: Fine-tuning steps when none are given.
+DEFAULT_STEPS = 3000
+
+
+def default_peak_lr(steps: int) -> float:
+    """The recipe's peak learning rate for a budget of ``steps`` fine-tuning steps.
+
+    1e-3 from 3000 steps up; shorter budgets need a larger rate to move the greedy fit
+    at all, so it grows as ``1e-3·√(3000/steps)`` up to 3e-3 (reached at 333 steps).
+    Measured with :func:`fit_density`: at 300 steps, 3e-3 against 1e-3 gave held-out
+    NLL 1.719 vs 1.729 on moons and test log-likelihood −0.030 vs −0.146 on a
+    10,000-row POWER sample; at 200 steps on digits, 76.67 vs 75.64.
+
+    Example:
+        >>> from gauss_flows.recipe import default_peak_lr
+        >>> default_peak_lr(3000), default_peak_lr(300)
+        (0.001, 0.003)
+    """
+    return 1e-3 * min(3.0, max(1.0, (DEFAULT_STEPS / steps) ** 0.5))
 
 
 def fit_density(
@@ -45,8 +65,10 @@ def fit_density(
         n_layers: Greedy depth; ``None`` picks it on held-out rows.
         n_components: Mixture components per dimension.
         steps: Most fine-tuning steps. Defaults to 3000.
-        peak_lr: Peak fine-tuning learning rate. Defaults to 1e-3, a rate that refines
-            the greedy solution without undoing it.
+        peak_lr: Peak fine-tuning learning rate. Defaults to 1e-3 for budgets of 3000
+            steps or more, a rate that refines the greedy solution without undoing it,
+            and rises as ``1e-3·√(3000/steps)`` (at most 3e-3) for shorter budgets,
+            which measured better on moons, POWER and digits (see :func:`default_peak_lr`).
         val_fraction: Share of rows held out for depth choice and early stopping; with
             fewer than 50 held-out rows the whole set is used for both fitting and
             stopping (there is then no honest early stopping).
@@ -93,11 +115,13 @@ def fit_density(
         max_layers=max_layers,
         val_data=X_val,
     )
+    steps = DEFAULT_STEPS if steps is None else steps
+    _check_positive_int("steps", steps)
     flow, *_ = train_flow(
         flow,
         X_train,
-        steps=3000 if steps is None else steps,
-        peak_lr=1e-3 if peak_lr is None else peak_lr,
+        steps=steps,
+        peak_lr=default_peak_lr(steps) if peak_lr is None else peak_lr,
         batch=min(batch, X_train.shape[0]),
         seed=random_state + 1,
         val_data=X_val,
