@@ -38,6 +38,7 @@ def _fit_block(
     n_components: int,
     em_steps: int,
     em_tol: float,
+    em_accelerate: bool,
     min_scale: float,
     prior_count: float,
     tail_weight: float,
@@ -61,6 +62,7 @@ def _fit_block(
         n_components=n_components,
         max_steps=em_steps,
         tol=em_tol,
+        accelerate=em_accelerate,
         min_scale=min_scale,
         prior_count=prior_count,
         tail_weight=tail_weight,
@@ -88,6 +90,7 @@ def fit_rbig(
     patience: int = 3,
     em_steps: int = 100,
     em_tol: float = 1e-7,
+    em_accelerate: bool = True,
     min_scale: float = 1e-3,
     prior_count: float = 0.5,
     tail_weight: float = 0.1,
@@ -124,6 +127,8 @@ def fit_rbig(
         em_steps: Most EM iterations per block (SQUAREM-accelerated, so 100 go as far
             as several hundred plain ones).
         em_tol: EM convergence tolerance (nats per sample).
+        em_accelerate: SQUAREM-accelerated EM (see :func:`fit_mixture_em`); ``False``
+            runs plain EM.
         min_scale: Floor on component standard deviations (in standardised units).
         prior_count: Pseudo-points of a variance prior that keeps thinly supported
             mixture components from becoming spikes (see :func:`fit_mixture_em`); it
@@ -182,6 +187,7 @@ def fit_rbig(
         n_components=n_components,
         em_steps=em_steps,
         em_tol=em_tol,
+        em_accelerate=em_accelerate,
         min_scale=min_scale,
         prior_count=prior_count,
         tail_weight=tail_weight if n_components > 1 else 0.0,
