@@ -117,7 +117,9 @@ def _em_step(
     return _anchor_tail(new, y, tail_weight), log_norm.mean(axis=(0, 2))
 
 
-@functools.partial(jax.jit, static_argnames=("n_components", "max_steps", "tail_weight", "accelerate"))
+@functools.partial(
+    jax.jit, static_argnames=("n_components", "max_steps", "tail_weight", "accelerate")
+)
 def fit_mixture_em(
     y: Float[Array, "n d"],
     *,
@@ -190,7 +192,8 @@ def fit_mixture_em(
         p0, _, curr, i = state
         p1, _ = _em_step(y, p0, floor, prior_count, prior_var, tail_weight)
         p2, ll1 = _em_step(y, p1, floor, prior_count, prior_var, tail_weight)
-        p3, ll_ext = _em_step(y, _extrapolate(p0, p1, p2), floor, prior_count, prior_var, tail_weight)
+        jump = _extrapolate(p0, p1, p2)
+        p3, ll_ext = _em_step(y, jump, floor, prior_count, prior_var, tail_weight)
         # Keep the extrapolated step only in the columns where it did not lower the
         # likelihood; elsewhere fall back to the plain EM step p2.
         take = ll_ext >= ll1

@@ -97,7 +97,8 @@ def sliced_rotation(
     """The candidate rotation whose projected marginals are least Gaussian.
 
     The candidates are the identity, the PCA rotation and ``n_candidates`` Haar-random
-    rotations (fewer in high dimension: at most ``10⁹ / d³``, at least 2); each is scored by the 2-Wasserstein distances of its projections to the
+    rotations (fewer in high dimension: at most ``10⁹ / d³``, at least 2); each is
+    scored by the 2-Wasserstein distances of its projections to the
     normal (:func:`wasserstein_to_normal`, on at most 4,096 evenly strided rows).
     ``reduce="sum"`` picks the rotation whose directions are least Gaussian in total,
     the most a block's marginal Gaussianization can gain; ``reduce="max"`` picks the
