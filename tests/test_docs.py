@@ -76,3 +76,25 @@ def test_document_snippets_run(document, tmp_path, monkeypatch):
         else:
             assert main(shlex.split(code)[1:]) == 0, f"{document.name}: {code} failed"
     assert (tmp_path / "model.gflow").exists()
+
+
+def _package_modules() -> list[str]:
+    src = ROOT / "src"
+    return sorted(
+        ".".join(path.relative_to(src).with_suffix("").parts)
+        for path in (src / "gauss_flows").rglob("*.py")
+        if path.name not in {"__init__.py", "__main__.py"} and ">>>" in path.read_text()
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", _package_modules())
+def test_docstring_examples_run(module, tmp_path, monkeypatch):
+    """Every docstring example of the package runs and prints what it shows."""
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)  # examples that save files write here
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed"
