@@ -171,13 +171,16 @@ def coupling_warm(train, val, budget: Budget) -> Fitted:
 
 def recipe(train, val, budget: Budget) -> Fitted:
     fit_density = _gf("fit_density")
+    from gauss_flows.recipe import default_peak_lr
+
     flow = fit_density(
         train, n_components=budget.n_components, steps=budget.steps, random_state=0,
-        time_budget=budget.time_budget,
+        batch=budget.batch, time_budget=budget.time_budget,
     )
     return Fitted(
         _jax_log_prob(flow),
-        {"steps": budget.steps, "sizes": "fit_density defaults (depth by greedy stopping)",
+        {"steps": budget.steps, "batch": budget.batch, "peak_lr": default_peak_lr(budget.steps),
+         "sizes": "fit_density defaults (depth by greedy stopping)",
          "note": "holds out 10% of the training rows for early stopping"},
     )
 
