@@ -147,6 +147,13 @@ def test_wasserstein_score_ranks_non_gaussian_columns_higher():
     np.testing.assert_allclose(wasserstein_to_normal(3.0 * columns - 7.0), score, rtol=1e-4)
 
 
+def test_sliced_rotation_names_an_unknown_reduction():
+    from gauss_flows.fit import sliced_rotation
+
+    with pytest.raises(ValueError, match="reduce"):
+        sliced_rotation(jr.key(0), jr.normal(jr.key(1), (100, 2)), reduce="mean")
+
+
 def test_max_sliced_picks_the_direction_of_the_bimodal_slice():
     """A bimodal direction at 40° in otherwise Gaussian 2-D data: the max-sliced rotation
     has a row within a few degrees of it."""

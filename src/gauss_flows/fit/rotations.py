@@ -14,6 +14,10 @@ ROTATIONS = ("pca", "random", "sliced", "max-sliced", "ica")
 _GAUSSIAN_LOGCOSH = 0.37456720749
 
 
+def _standardised_columns(x: Array) -> Array:
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
 def pca_rotation(y: Float[Array, "n d"]) -> Float[Array, "d d"]:
     """Rows are the principal directions of ``y``, by decreasing variance.
 
@@ -54,7 +58,7 @@ def marginal_negentropy(projections: Float[Array, "n d"]) -> Float[Array, " d"]:
         >>> marginal_negentropy(jr.exponential(jr.key(0), (500, 2))).shape
         (2,)
     """
-    u = (projections - projections.mean(axis=0)) / projections.std(axis=0)
+    u = _standardised_columns(projections)
     log_cosh = jnp.abs(u) + jnp.log1p(jnp.exp(-2.0 * jnp.abs(u))) - jnp.log(2.0)
     return (log_cosh.mean(axis=0) - _GAUSSIAN_LOGCOSH) ** 2
 
@@ -74,14 +78,19 @@ def wasserstein_to_normal(projections: Float[Array, "n d"]) -> Float[Array, " d"
         (2,)
     """
     n = projections.shape[0]
-    u = (projections - projections.mean(axis=0)) / projections.std(axis=0)
+    u = _standardised_columns(projections)
     levels = (jnp.arange(n, dtype=projections.dtype) + 0.5) / n
     gaps = jnp.sort(u, axis=0) - ndtri(levels)[:, None]
     return jnp.mean(gaps * gaps, axis=0)
 
 
-#: Rows used to score candidate rotations; the distance estimate needs no more.
+#: Rows used to score candidate rotations and to run ICA; the estimates need no more.
 _SCORE_ROWS = 4096
+
+
+def _strided_rows(y: Array) -> Array:
+    """At most about ``_SCORE_ROWS`` evenly strided rows of ``y``."""
+    return y[:: max(1, y.shape[0] // _SCORE_ROWS)]
 
 #: Budget, in d³ units, for the QR factorisations of one block's random candidates.
 _CANDIDATE_FLOPS = 10**9
@@ -111,8 +120,10 @@ def sliced_rotation(
         >>> sliced_rotation(jr.key(0), jr.exponential(jr.key(1), (200, 2))).shape
         (2, 2)
     """
-    n, d = y.shape
-    rows = y[:: max(1, n // _SCORE_ROWS)]
+    if reduce not in ("sum", "max"):
+        raise ValueError(f'reduce must be "sum" or "max"; got {reduce!r}')
+    d = y.shape[1]
+    rows = _strided_rows(y)
     # Each random candidate costs a d × d QR; in high dimension a few suffice (they all
     # look alike there, and the PCA candidate usually wins), so their number is capped.
     n_candidates = int(min(n_candidates, max(2, _CANDIDATE_FLOPS // d**3)))
@@ -144,9 +155,7 @@ def ica_rotation(y: Float[Array, "n d"], *, n_steps: int = 100) -> Float[Array, 
         >>> ica_rotation(jr.uniform(jr.key(0), (500, 2))).shape
         (2, 2)
     """
-    n = y.shape[0]
-    centred = y - y.mean(axis=0)
-    rows = centred[:: max(1, n // _SCORE_ROWS)]
+    rows = _strided_rows(y - y.mean(axis=0))
 
     def orthogonalise(w):
         u, _, vt = jnp.linalg.svd(w)
