@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import make_moons
 
 import gauss_flows as gf
-from gauss_flows.recipe import default_peak_lr
+from gauss_flows.recipe import default_noise_level, default_peak_lr
 
 
 def moons(n, seed):
@@ -16,12 +16,24 @@ def moons(n, seed):
     return X
 
 
-def test_recipe_returns_a_trainable_flow_that_beats_a_gaussian():
+def depth_of(flow):
+    return gf.flows.blocks_of(flow).bijection.bijections[0].vectors.shape[0]
+
+
+@pytest.mark.parametrize(
+    "architecture, builder",
+    [
+        ("diagonal", gf.gaussianization_flow),
+        ("coupling", gf.coupling_gaussianization_flow),
+        ("auto", gf.coupling_gaussianization_flow),  # 2 columns: coupling
+    ],
+)
+def test_recipe_returns_a_trainable_flow_that_beats_a_gaussian(architecture, builder):
     X = moons(800, 0)
-    flow = gf.fit_density(X, steps=150, max_layers=6)
-    depth = gf.flows.blocks_of(flow).bijection.bijections[1].logits.shape[0]
-    cold = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=depth, n_components=8)
+    flow = gf.fit_density(X, steps=150, max_layers=4, architecture=architecture)
+    cold = builder(jr.key(0), n_dims=2, n_layers=depth_of(flow), n_components=8)
     assert jax.tree.structure(flow) == jax.tree.structure(cold)
+    assert jax.tree.map(jnp.shape, flow) == jax.tree.map(jnp.shape, cold)
     test = moons(800, 1)
     nll = -float(jnp.mean(flow.log_prob(jnp.asarray(test))))
     cov = np.cov(X.T)
@@ -34,6 +46,30 @@ def test_recipe_is_reproducible():
     a = gf.fit_density(X, steps=50, max_layers=3, random_state=3)
     b = gf.fit_density(X, steps=50, max_layers=3, random_state=3)
     np.testing.assert_array_equal(np.asarray(a.log_prob(X)), np.asarray(b.log_prob(X)))
+
+
+def test_auto_architecture_is_diagonal_for_one_or_many_columns():
+    rng = np.random.default_rng(0)
+    for d in (1, 65):
+        X = rng.standard_exponential((300, d))
+        flow = gf.fit_density(X, steps=25, n_layers=1, n_components=2, noise=0.0)
+        cold = gf.gaussianization_flow(jr.key(0), n_dims=d, n_layers=1, n_components=2)
+        assert jax.tree.structure(flow) == jax.tree.structure(cold)
+
+
+def test_auto_noise_keeps_the_better_held_out_fit():
+    # Noise-free and noisy fine-tuning from the same greedy start; "auto" returns one
+    # of the two, the one with the lower NLL on the rows the recipe holds out.
+    X = moons(1000, 0)
+    options = dict(steps=100, max_layers=3, random_state=2)
+    order = np.random.default_rng(2).permutation(1000)
+    X_val = X[np.sort(order[:100])]
+    fits = [gf.fit_density(X, noise=level, **options) for level in (0.0, default_noise_level(900))]
+    chosen = gf.fit_density(X, noise="auto", **options)
+    held_out = [-float(jnp.mean(f.log_prob(X_val))) for f in fits]
+    expected = fits[int(np.argmin(held_out))]
+    np.testing.assert_allclose(chosen.log_prob(X[:50]), expected.log_prob(X[:50]), rtol=1e-6)
+    assert held_out[0] != held_out[1]
 
 
 def test_default_learning_rate_rises_for_short_budgets():
@@ -50,6 +86,9 @@ def test_default_learning_rate_rises_for_short_budgets():
         (dict(val_fraction=-0.1), "val_fraction"),
         (dict(steps=0), "steps"),
         (dict(steps=2.5), "steps"),
+        (dict(architecture="deep"), "architecture"),
+        (dict(noise="some"), "noise"),
+        (dict(noise=-1.0), "noise"),
     ],
 )
 def test_bad_settings_are_named(kwargs, message):
