@@ -203,3 +203,30 @@ def test_fit_rows_subsample_keeps_quality():
     full = gf.fit_rbig(X, n_layers=4, n_components=6)
     sub = gf.fit_rbig(X, n_layers=4, n_components=6, fit_rows=1500)
     assert abs(mean_nll(full, X) - mean_nll(sub, X)) < 0.1
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_integer_key_sort_and_quantiles_match_jax(dtype):
+    from gauss_flows.fit._sort import quantiles, sort_floats
+
+    with jax.enable_x64(dtype == "float64"):
+        x = jr.normal(jr.key(0), (2001, 3), dtype) * jnp.array([1e-30, 1.0, 1e30], dtype)
+        x = x.at[0].set(jnp.array([0.0, -0.0, jnp.inf], dtype))
+        x = x.at[1].set(jnp.array([-jnp.inf, 1e-40, -1e-40], dtype))
+        np.testing.assert_array_equal(sort_floats(x, axis=0), jnp.sort(x, axis=0))
+        finite = x[2:]
+        levels = jnp.linspace(0.0, 1.0, 17, dtype=dtype)
+        np.testing.assert_allclose(
+            quantiles(finite, levels), jnp.quantile(finite, levels, axis=0), rtol=1e-6
+        )
+
+
+def test_haar_rotation_is_orthogonal_and_uniform_in_the_mean():
+    from gauss_flows.fit.rotations import haar_rotation
+
+    draws = np.random.default_rng(0).standard_normal((4000, 3, 3))
+    q = jax.vmap(haar_rotation)(jnp.asarray(draws, jnp.float32))
+    np.testing.assert_allclose(q @ jnp.swapaxes(q, 1, 2), np.broadcast_to(np.eye(3), q.shape), atol=1e-5)
+    # Haar: every entry has mean 0 and second moment 1/d.
+    np.testing.assert_allclose(q.mean(axis=0), 0.0, atol=0.03)
+    np.testing.assert_allclose((q**2).mean(axis=0), 1 / 3, atol=0.02)

@@ -35,6 +35,7 @@ def as_data_matrix(
             raise ValueError(f"{name} must hold real numbers; got dtype {arr.dtype}")
         if not jnp.issubdtype(arr.dtype, jnp.floating):
             arr = arr.astype(float)
+        xp = jnp
     else:
         try:
             host = np.asarray(X)
@@ -42,7 +43,10 @@ def as_data_matrix(
             raise ValueError(f"{name} could not be read as a numeric array: {err}") from None
         if host.dtype == object or not np.issubdtype(host.dtype, np.number) or np.iscomplexobj(host):
             raise ValueError(f"{name} must hold real numbers; got dtype {host.dtype}")
-        arr = jnp.asarray(host) if np.issubdtype(host.dtype, np.floating) else jnp.asarray(host, float)
+        # Host data is checked with NumPy: no compilation, and no device round trip.
+        floating = np.issubdtype(host.dtype, np.floating)
+        arr = host.astype(jax.dtypes.canonicalize_dtype(host.dtype if floating else float), copy=False)
+        xp = np
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (n_samples, n_dims); got {arr.ndim}-D shape {arr.shape}"
@@ -54,19 +58,19 @@ def as_data_matrix(
         raise ValueError(f"{name} has {n} rows; at least {min_rows} are needed")
     if n_dims is not None and d != n_dims:
         raise ValueError(f"{name} has {d} columns but the model has {n_dims} dimensions")
-    finite = jnp.isfinite(arr)
-    if not bool(jnp.all(finite)):
-        bad_rows = np.flatnonzero(~np.asarray(jnp.all(finite, axis=1)))
-        kind = "NaN" if bool(jnp.any(jnp.isnan(arr))) else "inf"
+    finite = xp.isfinite(arr)
+    if not bool(xp.all(finite)):
+        bad_rows = np.flatnonzero(~np.asarray(xp.all(finite, axis=1)))
+        kind = "NaN" if bool(xp.any(xp.isnan(arr))) else "inf"
         raise ValueError(
             f"{name} contains {kind} values ({bad_rows.size} rows affected, first row {bad_rows[0]})"
         )
     if check_constant:
-        spread = jnp.max(arr, axis=0) - jnp.min(arr, axis=0)
+        spread = xp.max(arr, axis=0) - xp.min(arr, axis=0)
         constant = np.flatnonzero(np.asarray(spread) == 0)
         if constant.size:
             raise ValueError(
                 f"{name} has constant column(s) {constant.tolist()}: a density needs spread in "
                 "every dimension (drop the column or add noise)"
             )
-    return arr
+    return jnp.asarray(arr)

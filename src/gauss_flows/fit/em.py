@@ -10,6 +10,8 @@ import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, Float
 
+from gauss_flows.fit._sort import quantiles
+
 _HALF_LOG_2PI = 0.5 * jnp.log(2 * jnp.pi)
 
 
@@ -48,7 +50,7 @@ def _initial_params(y: Array, n_components: int) -> MixtureParams:
     n, d = y.shape
     levels = (jnp.arange(n_components) + 0.5) / n_components
     stride = max(1, n // _INIT_ROWS)
-    means = jnp.quantile(y[::stride], levels, axis=0).T  # (d, K)
+    means = quantiles(y[::stride], levels).T  # (d, K)
     std = jnp.std(y, axis=0)
     scale = std[:, None] * jnp.full((1, n_components), 1.5 / n_components**0.5)
     return MixtureParams(jnp.zeros((d, n_components), y.dtype), means, jnp.log(scale))
@@ -190,10 +192,21 @@ def fit_mixture_em(
 
     def squarem_body(state):
         p0, _, curr, i = state
-        p1, _ = _em_step(y, p0, floor, prior_count, prior_var, tail_weight)
-        p2, ll1 = _em_step(y, p1, floor, prior_count, prior_var, tail_weight)
-        jump = _extrapolate(p0, p1, p2)
-        p3, ll_ext = _em_step(y, jump, floor, prior_count, prior_var, tail_weight)
+
+        # The three EM updates of a SQUAREM cycle (p0 → p1 → p2, then the jump → p3) run
+        # as one scanned step, so the compiled program holds a single copy of the E and M
+        # steps: half the compilation time of writing them out.
+        def update(carry, j):
+            p1, p2, ll1, _ = carry
+            start = _select(j, (p0, p1, _extrapolate(p0, p1, p2)))
+            out, ll = _em_step(y, start, floor, prior_count, prior_var, tail_weight)
+            p1 = _select(j == 0, (p1, out))
+            p2, ll1 = _select(j == 1, ((p2, ll1), (out, ll)))
+            return (p1, p2, ll1, ll), out
+
+        init = (p0, p0, curr, curr)
+        (_, p2, ll1, ll_ext), outs = jax.lax.scan(update, init, jnp.arange(3))
+        p3 = jax.tree.map(lambda a: a[2], outs)
         # Keep the extrapolated step only in the columns where it did not lower the
         # likelihood; elsewhere fall back to the plain EM step p2.
         take = ll_ext >= ll1
@@ -202,6 +215,11 @@ def fit_mixture_em(
 
     params, *_ = jax.lax.while_loop(cond, squarem_body, (params, lowest, very_low, 0))
     return params
+
+
+def _select(index, options):
+    """``options[index]`` for a traced integer (or boolean) index, leaf by leaf."""
+    return jax.tree.map(lambda *leaves: jax.lax.select_n(index, *leaves), *options)
 
 
 def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams) -> MixtureParams:

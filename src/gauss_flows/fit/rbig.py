@@ -7,18 +7,17 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 from flowjax.bijections import Chain
 from flowjax.distributions import Transformed
-from jaxtyping import Array, ArrayLike, PRNGKeyArray
+from jaxtyping import Array, ArrayLike
 
 from gauss_flows._validation import as_data_matrix
 from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition
 from gauss_flows.fit.em import fit_mixture_em
-from gauss_flows.fit.rotations import check_rotation, choose_rotation
+from gauss_flows.fit.rotations import check_rotation, choose_rotation, draws_needed
 from gauss_flows.flows import (
     _check_sizes,
     assemble_flow,
@@ -31,8 +30,9 @@ from gauss_flows.flows import (
 @eqx.filter_jit
 def _fit_block(
     z: Array,
-    z_val: Array | None,
-    key: PRNGKeyArray,
+    val: tuple[Array, Array] | None,
+    draws: Array | None,
+    rows: Array | None,
     *,
     rotation: str,
     n_components: int,
@@ -42,21 +42,26 @@ def _fit_block(
     min_scale: float,
     prior_count: float,
     tail_weight: float,
-    fit_rows: int | None,
-) -> tuple[Chain, Array, Array, tuple[Array, Array] | None]:
-    """Fit one block on ``z`` and push ``z`` (and the held-out rows ``z_val``) through it.
+) -> tuple[Chain, Array, Array, tuple[Array, Array, Array] | None]:
+    """Fit one block on ``z`` and push ``z`` (and the held-out rows) through it.
 
-    Returns the block, the transformed data, the block's gain in mean log-likelihood
-    under N(0, I) (its reduction of the data's non-Gaussianity, in nats) and, when
-    ``z_val`` is given, the transformed held-out rows with each row's log-determinant.
-    Both sets of rows go through one call of the map, so one compilation serves both.
+    ``draws`` are the Gaussian draws of the random rotation candidates and ``rows`` the
+    indices of the rows the block is estimated on (``None``: all). Both come from NumPy's
+    generator outside compiled code, which keeps JAX's random-number code (a fifth of a
+    second of compilation) out of the greedy fit.
+
+    ``val`` holds the held-out rows as the blocks so far left them and each row's
+    log-determinant so far. Returns the block, the transformed data, the block's gain in
+    mean log-likelihood under N(0, I) (its reduction of the data's non-Gaussianity, in
+    nats) and, when ``val`` is given, the held-out rows and log-determinants after this
+    block with the held-out mean log-likelihood of the flow ending here. Both sets of rows
+    go through one call of the map, so one compilation serves both.
     """
-    k_rot, k_rows = jr.split(key)
-    sample = z if fit_rows is None else z[jr.choice(k_rows, z.shape[0], (fit_rows,), replace=False)]
-    rot = HouseholderRotation(*householder_decomposition(choose_rotation(rotation, sample, k_rot)))
+    sample = z if rows is None else z[rows]
+    rot = HouseholderRotation(*householder_decomposition(choose_rotation(rotation, sample, draws)))
     q = rot.matrix
     y = jnp.matmul(z, q.T, precision="highest")
-    y_fit = y if fit_rows is None else jnp.matmul(sample, q.T, precision="highest")
+    y_fit = y if rows is None else jnp.matmul(sample, q.T, precision="highest")
     params = fit_mixture_em(
         y_fit,
         n_components=n_components,
@@ -69,13 +74,33 @@ def _fit_block(
     )
     marginal = MixtureCDFGaussianization(*params)
     n = z.shape[0]
-    if z_val is not None:
-        y = jnp.concatenate([y, jnp.matmul(z_val, q.T, precision="highest")], axis=0)
+    if val is not None:
+        y = jnp.concatenate([y, jnp.matmul(val[0], q.T, precision="highest")], axis=0)
     z_all, log_dz_dy = mixture_gaussianize(y, *params)
     z_new, log_det = z_all[:n], log_dz_dy[:n]
     gain = (normal_logpdf(z_new) + log_det - normal_logpdf(y[:n])).sum(axis=1).mean()
-    val = None if z_val is None else (z_all[n:], log_dz_dy[n:].sum(axis=1))
+    if val is not None:
+        z_val, log_det_val = z_all[n:], val[1] + log_dz_dy[n:].sum(axis=1)
+        val = (z_val, log_det_val, _mean_log_likelihood(z_val, log_det_val))
     return gaussianization_block(rot, marginal), z_new, gain, val
+
+
+def _mean_log_likelihood(z: Array, log_det: Array) -> Array:
+    """Mean log-likelihood of rows mapped to ``z`` with log-determinants ``log_det``."""
+    return jnp.mean(normal_logpdf(z).sum(axis=1) + log_det)
+
+
+@jax.jit
+def _standardise(X: Array) -> tuple[Array, Array, Array]:
+    loc, scale = X.mean(axis=0), X.std(axis=0)
+    return loc, scale, (X - loc) / scale
+
+
+@jax.jit
+def _start_held_out(X_val: Array, loc: Array, scale: Array) -> tuple[Array, Array, Array]:
+    z_val = (X_val - loc) / scale
+    log_det = jnp.zeros(z_val.shape[0], z_val.dtype)
+    return z_val, log_det, _mean_log_likelihood(z_val, log_det)
 
 
 def fit_rbig(
@@ -172,15 +197,14 @@ def fit_rbig(
     if tol is None:
         tol = d * (3 * n_components - 1) / (2 * min(n, fit_rows or n))
 
-    loc, scale = X.mean(axis=0), X.std(axis=0)
-    z = (X - loc) / scale
-    held_out, z_val = None, None
+    loc, scale, z = _standardise(X)
+    held_out, val = None, None
     if val_data is not None:
         X_val = as_data_matrix(val_data, name="val_data", n_dims=d, min_rows=1, check_constant=False)
-        z_val = (X_val.astype(X.dtype) - loc) / scale
-        log_det_val = jnp.zeros(z_val.shape[0], X.dtype)
-        held_out = [float(jnp.mean(normal_logpdf(z_val).sum(axis=1)))]
-    key = jr.key(0 if random_state is None else random_state)
+        *val, start = _start_held_out(X_val.astype(X.dtype), loc, scale)
+        held_out = [float(start)]
+    rng = np.random.default_rng(0 if random_state is None else random_state)
+    n_draws = draws_needed(rotation, d)
     depth = max_layers if n_layers is None else n_layers
     settings = dict(
         rotation=rotation,
@@ -191,12 +215,12 @@ def fit_rbig(
         min_scale=min_scale,
         prior_count=prior_count,
         tail_weight=tail_weight if n_components > 1 else 0.0,
-        fit_rows=fit_rows,
     )
     blocks, gains = [], []
     for _ in range(depth):
-        key, sub = jr.split(key)
-        block, z, gain, pushed_val = _fit_block(z, z_val, sub, **settings)
+        draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
+        rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
+        block, z, gain, pushed_val = _fit_block(z, val, draws, rows, **settings)
         blocks.append(block)
         gains.append(float(gain))
         if not math.isfinite(gains[-1]):
@@ -205,9 +229,8 @@ def fit_rbig(
                 "may hold extreme outliers or duplicated points (try a larger min_scale)"
             )
         if held_out is not None:
-            z_val, block_log_det = pushed_val
-            log_det_val = log_det_val + block_log_det
-            held_out.append(float(jnp.mean(normal_logpdf(z_val).sum(axis=1) + log_det_val)))
+            *val, log_likelihood = pushed_val
+            held_out.append(float(log_likelihood))
             best = int(np.argmax(held_out))
             if n_layers is None and len(held_out) - 1 - best >= patience:
                 blocks = blocks[: max(best, 1)]

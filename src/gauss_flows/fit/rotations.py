@@ -8,6 +8,8 @@ import jax.random as jr
 from jax.scipy.special import ndtri
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from gauss_flows.fit._sort import sort_floats
+
 ROTATIONS = ("pca", "random", "sliced", "max-sliced", "ica")
 
 # E[log cosh ν] for ν ~ N(0, 1): the Gaussian reference of the negentropy proxy.
@@ -42,7 +44,24 @@ def random_rotation(key: PRNGKeyArray, n_dims: int, dtype=float) -> Float[Array,
         >>> random_rotation(jr.key(0), 4).shape
         (4, 4)
     """
-    q, r = jnp.linalg.qr(jr.normal(key, (n_dims, n_dims), dtype))
+    return haar_rotation(jr.normal(key, (n_dims, n_dims), dtype))
+
+
+def haar_rotation(gaussian: Float[Array, "d d"]) -> Float[Array, "d d"]:
+    """The Haar-distributed rotation made from a matrix of independent N(0, 1) draws.
+
+    The Q factor of its QR decomposition with the signs of R's diagonal moved into Q
+    (Mezzadri 2007), so the result is uniform on the orthogonal group. Taking the draws
+    as an argument lets callers produce them outside compiled code.
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows.fit.rotations import haar_rotation
+        >>> q = haar_rotation(np.random.default_rng(0).standard_normal((3, 3)))
+        >>> bool(np.allclose(q @ q.T, np.eye(3), atol=1e-5))
+        True
+    """
+    q, r = jnp.linalg.qr(gaussian)
     return q * jnp.where(jnp.diagonal(r) < 0, -1.0, 1.0)
 
 
@@ -80,17 +99,21 @@ def wasserstein_to_normal(projections: Float[Array, "n d"]) -> Float[Array, " d"
     n = projections.shape[0]
     u = _standardised_columns(projections)
     levels = (jnp.arange(n, dtype=projections.dtype) + 0.5) / n
-    gaps = jnp.sort(u, axis=0) - ndtri(levels)[:, None]
+    gaps = sort_floats(u, axis=0) - ndtri(levels)[:, None]
     return jnp.mean(gaps * gaps, axis=0)
 
 
-#: Rows used to score candidate rotations and to run ICA; the estimates need no more.
+#: Rows used to score candidate rotations; the estimates need no more.
 _SCORE_ROWS = 4096
 
+#: Rows used to run ICA.
+_ICA_ROWS = 4096
 
-def _strided_rows(y: Array) -> Array:
-    """At most about ``_SCORE_ROWS`` evenly strided rows of ``y``."""
-    return y[:: max(1, y.shape[0] // _SCORE_ROWS)]
+
+def _strided_rows(y: Array, most: int) -> Array:
+    """At most ``most`` evenly strided rows of ``y``."""
+    return y[:: -(-y.shape[0] // most)]
+
 
 #: Budget, in d³ units, for the QR factorisations of one block's random candidates.
 _CANDIDATE_FLOPS = 10**9
@@ -120,17 +143,36 @@ def sliced_rotation(
         >>> sliced_rotation(jr.key(0), jr.exponential(jr.key(1), (200, 2))).shape
         (2, 2)
     """
+    d = y.shape[1]
+    draws = jr.normal(key, (candidate_count(d, n_candidates), d, d), y.dtype)
+    return best_sliced_rotation(y, draws, reduce=reduce)
+
+
+def candidate_count(n_dims: int, n_candidates: int = 48) -> int:
+    """Random candidates a sliced rotation scores in ``n_dims`` dimensions.
+
+    Each costs a ``d × d`` QR; in high dimension a few suffice (they all look alike
+    there, and the PCA candidate usually wins), so their number is capped at
+    ``10⁹ / d³`` (and at least 2).
+    """
+    return int(min(n_candidates, max(2, _CANDIDATE_FLOPS // n_dims**3)))
+
+
+def best_sliced_rotation(
+    y: Float[Array, "n d"], draws: Float[Array, "c d d"], *, reduce: str = "sum"
+) -> Float[Array, "d d"]:
+    """:func:`sliced_rotation` with its random candidates made from Gaussian ``draws``.
+
+    The identity, the PCA rotation and one :func:`haar_rotation` per ``d × d`` slice of
+    ``draws`` are scored; the best is returned.
+    """
     if reduce not in ("sum", "max"):
         raise ValueError(f'reduce must be "sum" or "max"; got {reduce!r}')
     d = y.shape[1]
-    rows = _strided_rows(y)
-    # Each random candidate costs a d × d QR; in high dimension a few suffice (they all
-    # look alike there, and the PCA candidate usually wins), so their number is capped.
-    n_candidates = int(min(n_candidates, max(2, _CANDIDATE_FLOPS // d**3)))
-    keys = jr.split(key, n_candidates)
-    random = jax.vmap(lambda k: random_rotation(k, d, y.dtype))(keys)
+    rows = _strided_rows(y, _SCORE_ROWS)
     candidates = jnp.concatenate(
-        [jnp.eye(d, dtype=y.dtype)[None], pca_rotation(y)[None], random], axis=0
+        [jnp.eye(d, dtype=y.dtype)[None], pca_rotation(y)[None], jax.vmap(haar_rotation)(draws)],
+        axis=0,
     )
     combine = {"sum": jnp.sum, "max": jnp.max}[reduce]
     scores = jax.vmap(
@@ -155,7 +197,7 @@ def ica_rotation(y: Float[Array, "n d"], *, n_steps: int = 100) -> Float[Array, 
         >>> ica_rotation(jr.uniform(jr.key(0), (500, 2))).shape
         (2, 2)
     """
-    rows = _strided_rows(y - y.mean(axis=0))
+    rows = _strided_rows(y - y.mean(axis=0), _ICA_ROWS)
 
     def orthogonalise(w):
         u, _, vt = jnp.linalg.svd(w)
@@ -171,16 +213,29 @@ def ica_rotation(y: Float[Array, "n d"], *, n_steps: int = 100) -> Float[Array, 
     return jax.lax.fori_loop(0, n_steps, step, pca_rotation(y))
 
 
-def choose_rotation(kind: str, y: Array, key: PRNGKeyArray) -> Array:
-    """The rotation of the given kind for data ``y`` (``key`` serves the random kinds)."""
+def draws_needed(kind: str, n_dims: int) -> int:
+    """How many ``d × d`` matrices of Gaussian draws :func:`choose_rotation` takes."""
+    if kind == "random":
+        return 1
+    if kind in ("sliced", "max-sliced"):
+        return candidate_count(n_dims)
+    return 0
+
+
+def choose_rotation(kind: str, y: Array, draws: Array | None) -> Array:
+    """The rotation of the given kind for data ``y``.
+
+    ``draws`` holds :func:`draws_needed` matrices of N(0, 1) draws for the random kinds
+    (``None`` for the others).
+    """
     if kind == "pca":
         return pca_rotation(y)
     if kind == "random":
-        return random_rotation(key, y.shape[1], y.dtype)
+        return haar_rotation(draws[0])
     if kind == "sliced":
-        return sliced_rotation(key, y)
+        return best_sliced_rotation(y, draws)
     if kind == "max-sliced":
-        return sliced_rotation(key, y, reduce="max")
+        return best_sliced_rotation(y, draws, reduce="max")
     if kind == "ica":
         return ica_rotation(y)
     raise ValueError(f"unknown rotation {kind!r}; choose one of {ROTATIONS}")
