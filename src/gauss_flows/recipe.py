@@ -228,5 +228,5 @@ def fit_density(
     return best_flow
 
 
-def _mean_nll(flow: Transformed, X: np.ndarray) -> float:
+def _mean_nll(flow: Transformed, X: ArrayLike) -> float:
     return -float(jnp.mean(eqx.filter_jit(eqx.filter_vmap(flow.log_prob))(jnp.asarray(X))))
