@@ -58,7 +58,7 @@ def default_noise_level(n_rows: int) -> float:
     Example:
         >>> from gauss_flows.recipe import default_noise_level
         >>> round(default_noise_level(3000), 4)
-        0.0503
+        0.0504
     """
     return 0.25 * n_rows ** -0.2
 
