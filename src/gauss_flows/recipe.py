@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from flowjax.distributions import Transformed
@@ -14,7 +13,7 @@ from jaxtyping import ArrayLike
 from gauss_flows._validation import as_data_matrix
 from gauss_flows.fit.rbig import fit_rbig
 from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
-from gauss_flows.train import _check_positive_int, train_flow
+from gauss_flows.train import _check_positive_int, _mean_nll, train_flow
 
 #: Fewest held-out rows worth splitting off; smaller data trains on every row.
 MIN_VAL_ROWS = 50
@@ -207,9 +206,8 @@ def fit_density(
         greedy = fit_rbig(X_train, **greedy_options)
 
     column_std = X_train.std(axis=0)
-    best_flow, best_nll = greedy, math.inf
-    for level in levels:
-        flow, *_ = train_flow(
+    fits = [
+        train_flow(
             greedy,
             X_train,
             steps=steps,
@@ -221,12 +219,10 @@ def fit_density(
             progress=progress,
             time_budget=None if time_budget is None else time_budget / len(levels),
             noise_std=level * column_std,
-        )
-        held_out_nll = _mean_nll(flow, X_val) if len(levels) > 1 else -math.inf
-        if held_out_nll < best_nll:
-            best_flow, best_nll = flow, held_out_nll
-    return best_flow
-
-
-def _mean_nll(flow: Transformed, X: ArrayLike) -> float:
-    return -float(jnp.mean(eqx.filter_jit(eqx.filter_vmap(flow.log_prob))(jnp.asarray(X))))
+        )[0]
+        for level in levels
+    ]
+    if len(fits) == 1:
+        return fits[0]
+    held_out = eqx.filter_jit(_mean_nll)
+    return min(fits, key=lambda f: float(held_out(*eqx.partition(f, eqx.is_inexact_array), X_val)))
