@@ -230,3 +230,47 @@ def test_haar_rotation_is_orthogonal_and_uniform_in_the_mean():
     # Haar: every entry has mean 0 and second moment 1/d.
     np.testing.assert_allclose(q.mean(axis=0), 0.0, atol=0.03)
     np.testing.assert_allclose((q**2).mean(axis=0), 1 / 3, atol=0.02)
+
+
+def test_spread_components_keeps_the_mixture():
+    from gauss_flows.bijections._mixture_cdf import mixture_gaussianize
+    from gauss_flows.fit.em import MixtureParams
+    from gauss_flows.fit.rbig import _spread_components
+
+    params = MixtureParams(
+        jnp.array([[0.3, -0.2, 0.5]]), jnp.array([[-1.0, 0.2, 1.5]]), jnp.array([[-0.5, 0.1, -1.0]])
+    )
+    spread = _spread_components(params, 8)  # 3 components in 8 slots: 3, 3 and 2 copies
+    assert spread.logits.shape == (1, 8)
+    x = jnp.linspace(-6.0, 6.0, 41)[:, None]
+    z, log_det = mixture_gaussianize(x, *params)
+    z8, log_det8 = mixture_gaussianize(x, *spread)
+    np.testing.assert_allclose(z8, z, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(log_det8, log_det, rtol=1e-12, atol=1e-12)
+
+
+def test_component_counts_are_chosen_on_held_out_rows():
+    rng = np.random.default_rng(0)
+    gaussian = rng.normal(size=(1600, 1))
+    four_modes = rng.choice([-6.0, -2.0, 2.0, 6.0], (1600, 1)) + 0.3 * rng.normal(size=(1600, 1))
+
+    def distinct_components(X):
+        flow = gf.fit_rbig(X[:1200], n_layers=1, n_components=8, component_counts=(1, 4, 8))
+        marginal = blocks_of(flow).bijection.bijections[1]
+        pairs = zip(np.asarray(marginal.means[0, 0]), np.asarray(marginal.log_scales[0, 0]))
+        ref = gf.fit_rbig(X[:1200], n_layers=1, n_components=8)
+        assert jax.tree.structure(flow) == jax.tree.structure(ref)
+        # Held out, the chosen count is at least as good as always using all eight.
+        assert mean_nll(flow, X[1200:]) <= mean_nll(ref, X[1200:]) + 0.005
+        return len({(round(float(m), 9), round(float(s), 9)) for m, s in pairs})
+
+    assert distinct_components(gaussian) == 1
+    assert distinct_components(four_modes) >= 4
+
+
+def test_component_counts_must_fit_in_the_slots():
+    X = moons(300)
+    with pytest.raises(ValueError, match="component_counts"):
+        gf.fit_rbig(X, n_components=4, val_data=X, component_counts=(2, 8))
+    with pytest.raises(ValueError, match="component_counts"):
+        gf.fit_rbig(X, n_components=4, val_data=X, component_counts=())

@@ -243,6 +243,15 @@ def _upper_mills(a: Array) -> Array:
     return _SQRT_HALF_PI * _erfcx(a * _INV_SQRT2)
 
 
+def _sum_components(a: Array) -> Array:
+    """Sum over the last (component) axis as a product with a vector of ones.
+
+    On CPU, XLA runs a short-axis reduction as a kernel of its own that costs more than a
+    matrix-vector product; a training step of the seed's flow is about 10% faster this way.
+    """
+    return jnp.matmul(a, jnp.ones(a.shape[-1], a.dtype), precision="highest")
+
+
 def _gaussianize_parts(x, logits, means, log_scales):
     """Forward pass of the mixture map and the pieces its derivative needs.
 
@@ -271,25 +280,27 @@ def _gaussianize_parts(x, logits, means, log_scales):
     zero = jnp.zeros_like(s_hat)
     m0 = m[..., 0]
     shift = m0 - _HALF_LOG_2PI  # log κ
-    # log of each tail minus log κ: large-side weights plus scaled small-side masses.
-    big_lower = jnp.where(neg, zero, big).sum(-1)  # large-side components of the lower tail
-    big_upper = jnp.where(neg, big, zero).sum(-1)
-    lam_lower = jnp.logaddexp(
-        jnp.log(big_lower) - shift, jnp.log(jnp.where(neg, s_hat, zero).sum(-1))
-    )
-    lam_upper = jnp.logaddexp(
-        jnp.log(big_upper) - shift, jnp.log(jnp.where(neg, zero, s_hat).sum(-1))
+    # Each tail is B + κ S: the weights B of the components on their large side plus the
+    # scaled masses S of those on their small side.
+    big_lower = _sum_components(jnp.where(neg, zero, big))  # large-side part, lower tail
+    big_upper = _sum_components(jnp.where(neg, big, zero))
+    small_lower = _sum_components(jnp.where(neg, s_hat, zero))
+    small_upper = _sum_components(jnp.where(neg, zero, s_hat))
+    # The smaller tail is found in linear space (κ S may underflow, but then the B terms,
+    # which add up to at least ½, decide), and only its logarithm is taken.
+    kappa0 = kappa[..., 0]
+    use_lower = big_lower + kappa0 * small_lower <= big_upper + kappa0 * small_upper
+    big_sum = jnp.where(use_lower, big_lower, big_upper)
+    lam_min = jnp.logaddexp(  # log(tail / κ)
+        jnp.log(big_sum) - shift, jnp.log(jnp.where(use_lower, small_lower, small_upper))
     )
     pdf_terms = p * inv_s
-    pdf_sum = pdf_terms.sum(-1)
+    pdf_sum = _sum_components(pdf_terms)
     log_pdf = shift + jnp.log(pdf_sum)
-    use_lower = lam_lower <= lam_upper
-    lam_min = jnp.minimum(lam_lower, lam_upper)
     log_tail = shift + lam_min
     z_tail = _log_ndtri_lower(jnp.minimum(log_tail, _LOG_HALF))
     z = jnp.where(use_lower, z_tail, -z_tail)
     log_dz_dx = log_pdf - normal_logpdf(z)
-    big_sum = jnp.where(use_lower, big_lower, big_upper)
     parts = (w, inv_s, t, p, mills, neg, pdf_sum, use_lower, lam_min, log_tail, z_tail, big_sum)
     return z, log_dz_dx, parts
 
@@ -325,12 +336,12 @@ def _mixture_gaussianize_jvp(primals, tangents):
     wrong = jnp.where(use_lower[..., None], ~neg, neg)  # this tail is the component's large side
     share = jnp.where(wrong, w / jnp.where(has_big, big_sum, 1.0)[..., None], 0.0)
     signed_mills = jnp.where(wrong, -mills, mills)
-    dlog_w = dlogits - jnp.sum(w * dlogits, axis=-1, keepdims=True)
+    dlog_w = dlogits - _sum_components(w * dlogits)[..., None]
     dt = inv_s * (dx[..., None] - dmeans) - t * dlog_scales
-    dz = (sign * e_big) * jnp.sum(share * dlog_w, axis=-1) + e_small * jnp.sum(
-        p * (sign[..., None] * signed_mills * dlog_w + dt), axis=-1
+    dz = (sign * e_big) * _sum_components(share * dlog_w) + e_small * _sum_components(
+        p * (sign[..., None] * signed_mills * dlog_w + dt)
     )
-    dlog_pdf = jnp.sum(p * (inv_s * (dlog_w - t * dt - dlog_scales)), axis=-1) / pdf_sum
+    dlog_pdf = _sum_components(p * (inv_s * (dlog_w - t * dt - dlog_scales))) / pdf_sum
     return (z, log_dz_dx), (dz, dlog_pdf + z * dz)
 
 
