@@ -157,3 +157,19 @@ def test_rotation_signs_are_not_trainable():
     rot = HouseholderRotation.random(jr.key(0), n_dims=4)
     params, _ = eqx.partition(rot, eqx.is_inexact_array)
     assert params.signs is None and params.vectors is not None
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 40])
+def test_host_householder_decomposition_rebuilds_the_matrix(d):
+    from gauss_flows.bijections.rotation import householder_decomposition_host
+
+    rng = np.random.default_rng(d)
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    for matrix in (q, -q, np.eye(d)[rng.permutation(d)], np.eye(d)):
+        vectors, signs = householder_decomposition_host(matrix)
+        assert vectors.shape == (d, d) and signs.dtype == np.int32
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(householder_product(jnp.asarray(vectors), jnp.asarray(signs))), matrix,
+            atol=1e-12,
+        )

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import jax.random as jr
 from jax.scipy.linalg import solve_triangular
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
@@ -56,6 +57,47 @@ def householder_decomposition(matrix: ArrayLike) -> tuple[Array, Array]:
     a, vectors = jax.lax.fori_loop(0, d, reflect, (a, jnp.zeros_like(a)))
     signs = jnp.where(jnp.diagonal(a) < 0, -1, 1).astype(jnp.int32)
     return vectors, signs
+
+
+def householder_decomposition_host(matrix: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`householder_decomposition` on the host, by LAPACK's Householder QR.
+
+    Greedy fits call this between compiled blocks: LAPACK's blocked QR (``geqrf``) is fast
+    at any size and keeps the reflection loop out of the compiled code. ``geqrf`` gives
+    ``Q = G_1 ⋯ G_d R`` with ``G_k = I − τ_k u_k u_kᵀ`` and, for orthogonal ``Q``,
+    ``R = diag(±1)``. Each ``G_k`` with ``τ_k ≠ 0`` is the reflection ``H(u_k)``. One with
+    ``τ_k = 0`` is the identity (always the last); it is written as ``H(e_k)`` with
+    ``R_kk`` negated, which is the same product because ``e_k`` is orthogonal to every
+    later ``u_j``.
+
+    Args:
+        matrix: A ``(d, d)`` orthogonal matrix.
+
+    Returns:
+        ``(vectors, signs)`` as NumPy arrays, as :func:`householder_decomposition` returns.
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows.bijections import householder_product
+        >>> from gauss_flows.bijections.rotation import householder_decomposition_host
+        >>> q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+        >>> vectors, signs = householder_decomposition_host(q)
+        >>> bool(np.allclose(householder_product(vectors, signs), q))
+        True
+    """
+    q = np.asarray(matrix)
+    if q.ndim != 2 or q.shape[0] != q.shape[1]:
+        raise ValueError(f"a rotation must be a square matrix; got shape {q.shape}")
+    d = q.shape[0]
+    packed, tau = np.linalg.qr(q.astype(np.float64), mode="raw")  # packed is (QR)ᵀ-shaped
+    below = np.tril(packed.T, -1)  # u_k below the diagonal of column k
+    vectors = (below + np.eye(d)).T  # row k is u_k, with u_k[k] = 1
+    identity = tau == 0.0
+    vectors[identity] = np.eye(d)[identity]
+    signs = np.where(np.diagonal(packed.T) < 0, -1, 1)
+    signs = np.where(identity, -signs, signs).astype(np.int32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / norms).astype(q.dtype), signs
 
 
 _UNROLL_MAX_DIM = 16

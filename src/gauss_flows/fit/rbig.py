@@ -16,7 +16,7 @@ from jaxtyping import Array, ArrayLike
 from gauss_flows._validation import as_data_matrix
 from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
-from gauss_flows.bijections.rotation import householder_decomposition
+from gauss_flows.bijections.rotation import householder_decomposition_host
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
 from gauss_flows.fit.rotations import check_rotation, choose_rotation, draws_needed
 from gauss_flows.flows import (
@@ -44,7 +44,7 @@ def _fit_block(
     prior_count: float,
     tail_weight: float,
     component_counts: tuple[int, ...] | None = None,
-) -> tuple[Chain, Array, Array, tuple[Array, Array, Array] | None]:
+) -> tuple[tuple[Array, MixtureParams], Array, Array, tuple[Array, Array, Array] | None]:
     """Fit one block on ``z`` and push ``z`` (and the held-out rows) through it.
 
     ``draws`` are the Gaussian draws of the random rotation candidates and ``rows`` the
@@ -53,9 +53,10 @@ def _fit_block(
     second of compilation) out of the greedy fit.
 
     ``val`` holds the held-out rows as the blocks so far left them and each row's
-    log-determinant so far. Returns the block, the transformed data, the block's gain in
-    mean log-likelihood under N(0, I) (its reduction of the data's non-Gaussianity, in
-    nats) and, when ``val`` is given, the held-out rows and log-determinants after this
+    log-determinant so far. Returns the block's rotation matrix and mixture parameters
+    (the block itself is built on the host, :func:`_block`), the transformed data, the
+    block's gain in mean log-likelihood under N(0, I) (its reduction of the data's
+    non-Gaussianity, in nats) and, when ``val`` is given, the held-out rows and log-determinants after this
     block with the held-out mean log-likelihood of the flow ending here. Both sets of rows
     go through one call of the map, so one compilation serves both.
 
@@ -66,8 +67,7 @@ def _fit_block(
     judge of depth.
     """
     sample = z if rows is None else z[rows]
-    rot = HouseholderRotation(*householder_decomposition(choose_rotation(rotation, sample, draws)))
-    q = rot.matrix
+    q = choose_rotation(rotation, sample, draws)
     y = jnp.matmul(z, q.T, precision="highest")
     y_fit = y if rows is None else jnp.matmul(sample, q.T, precision="highest")
 
@@ -97,7 +97,6 @@ def _fit_block(
         params = MixtureParams(
             *(jnp.stack(leaves)[best, columns] for leaves in zip(*spread, strict=True))
         )
-    marginal = MixtureCDFGaussianization(*params)
     n = z.shape[0]
     if val is not None:
         y = jnp.concatenate([y, jnp.matmul(val[0], q.T, precision="highest")], axis=0)
@@ -107,7 +106,17 @@ def _fit_block(
     if val is not None:
         z_val, log_det_val = z_all[n:], val[1] + log_dz_dy[n:].sum(axis=1)
         val = (z_val, log_det_val, _mean_log_likelihood(z_val, log_det_val))
-    return gaussianization_block(rot, marginal), z_new, gain, val
+    return (q, params), z_new, gain, val
+
+
+def _block(q: Array, params: MixtureParams) -> Chain:
+    """The trainable block for a fitted rotation matrix and mixture parameters.
+
+    The rotation's Householder form comes from LAPACK on the host, which keeps the
+    reflection loop out of the compiled block.
+    """
+    rotation = HouseholderRotation(*householder_decomposition_host(np.asarray(q)))
+    return gaussianization_block(rotation, MixtureCDFGaussianization(*params))
 
 
 def _spread_components(params: MixtureParams, n_slots: int) -> MixtureParams:
@@ -278,8 +287,8 @@ def fit_rbig(
     for _ in range(depth):
         draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
         rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
-        block, z, gain, pushed_val = _fit_block(z, val, draws, rows, **settings)
-        blocks.append(block)
+        (q, params), z, gain, pushed_val = _fit_block(z, val, draws, rows, **settings)
+        blocks.append(_block(q, params))
         gains.append(float(gain))
         if not math.isfinite(gains[-1]):
             raise ValueError(
