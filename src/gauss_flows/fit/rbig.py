@@ -56,9 +56,10 @@ def _fit_block(
     log-determinant so far. Returns the block's rotation matrix and mixture parameters
     (the block itself is built on the host, :func:`_block`), the transformed data, the
     block's gain in mean log-likelihood under N(0, I) (its reduction of the data's
-    non-Gaussianity, in nats) and, when ``val`` is given, the held-out rows and log-determinants after this
-    block with the held-out mean log-likelihood of the flow ending here. Both sets of rows
-    go through one call of the map, so one compilation serves both.
+    non-Gaussianity, in nats) and, when ``val`` is given, the held-out rows and
+    log-determinants after this block with the held-out mean log-likelihood of the flow
+    ending here. Both sets of rows go through one call of the map, so one compilation
+    serves both.
 
     With ``component_counts``, each count is fitted to four fifths of the rows and scored
     on the fifth left out; every dimension takes the count that scored best, refitted on
@@ -129,7 +130,7 @@ def _spread_components(params: MixtureParams, n_slots: int) -> MixtureParams:
     owner = np.arange(n_slots) % k
     copies = np.bincount(owner, minlength=k)[owner]
     return MixtureParams(
-        params.logits[:, owner] - jnp.log(copies.astype(np.float64)).astype(params.logits.dtype),
+        params.logits[:, owner] - np.log(copies).astype(params.logits.dtype),
         params.means[:, owner],
         params.log_scales[:, owner],
     )
@@ -221,8 +222,9 @@ def fit_rbig(
             refitted on all rows (so each block runs EM twice per count). Fewer
             components are written in the ``n_components`` slots by repeating
             components, so the structure is unchanged. ``None`` (the default) fits
-            ``n_components`` everywhere; on the seed's moons the choice did not improve
-            the held-out likelihood over a fixed 16 (see ``benchmarks/quality.py``).
+            ``n_components`` everywhere; on the seed's moons, scikit-learn's digits and a
+            POWER sample the choice did not improve the held-out likelihood over a
+            fixed 16 (``benchmarks/results/quality.md``).
 
     Returns:
         A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``.
