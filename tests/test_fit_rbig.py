@@ -274,3 +274,7 @@ def test_component_counts_must_fit_in_the_slots():
         gf.fit_rbig(X, n_components=4, val_data=X, component_counts=(2, 8))
     with pytest.raises(ValueError, match="component_counts"):
         gf.fit_rbig(X, n_components=4, val_data=X, component_counts=())
+    with pytest.raises(ValueError, match="component_counts"):
+        gf.fit_rbig(X, n_components=4, component_counts=(2.5, 4))
+    with pytest.raises(ValueError, match="component_counts"):
+        gf.fit_rbig(X, n_components=4, component_counts=("two",))

@@ -72,9 +72,9 @@ def _fit_block(
     y = jnp.matmul(z, q.T, precision="highest")
     y_fit = y if rows is None else jnp.matmul(sample, q.T, precision="highest")
 
-    def fit(k: int, rows: Array) -> MixtureParams:
+    def fit(k: int, data: Array) -> MixtureParams:
         return fit_mixture_em(
-            rows,
+            data,
             n_components=k,
             max_steps=em_steps,
             tol=em_tol,
@@ -249,12 +249,15 @@ def fit_rbig(
     if patience < 1:
         raise ValueError(f"patience must be at least 1; got {patience}")
     if component_counts is not None:
-        component_counts = tuple(sorted({int(k) for k in component_counts}))
-        if not component_counts or not all(1 <= k <= n_components for k in component_counts):
+        given = tuple(component_counts)
+        if not given or not all(
+            isinstance(k, (int, np.integer)) and 1 <= k <= n_components for k in given
+        ):
             raise ValueError(
-                f"component_counts must be between 1 and n_components={n_components}; "
-                f"got {component_counts}"
+                "component_counts must be integers between 1 and "
+                f"n_components={n_components}; got {given}"
             )
+        component_counts = tuple(sorted({int(k) for k in given}))
     min_rows = max(2 * n_components, 3)
     X = as_data_matrix(X, min_rows=min_rows)
     n, d = X.shape
@@ -282,7 +285,7 @@ def fit_rbig(
         em_accelerate=em_accelerate,
         min_scale=min_scale,
         prior_count=prior_count,
-        tail_weight=tail_weight if n_components > 1 else 0.0,
+        tail_weight=tail_weight,  # _fit_block drops it for one-component fits
         component_counts=component_counts,
     )
     blocks, gains = [], []
