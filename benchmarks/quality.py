@@ -86,7 +86,7 @@ def run_dataset(name: str, args) -> list[list]:
 
     recipe, t_recipe = timed(lambda: gf.fit_density(train, steps=args.steps))
     depth = gf.flows.blocks_of(recipe).bijection.bijections[1].logits.shape[0]
-    rows.append([name, f"recipe fit_density (<= {args.steps} steps)", depth, t_recipe,
+    rows.append([name, f"recipe fit_density (<= {args.steps} steps in all)", depth, t_recipe,
                  nll(recipe, train), nll(recipe, test)])
 
     cold = gf.gaussianization_flow(jr.key(0), n_dims=train.shape[1], loc=m, scale=s)

@@ -9,6 +9,7 @@ from sklearn.datasets import make_moons
 
 import gauss_flows as gf
 from gauss_flows.recipe import default_noise_level, default_peak_lr
+from gauss_flows.train import train_flow
 
 
 def moons(n, seed):
@@ -67,15 +68,35 @@ def test_auto_noise_keeps_the_better_held_out_fit():
     # Noise-free and noisy fine-tuning from the same greedy start; "auto" returns one
     # of the two, the one with the lower NLL on the rows the recipe holds out.
     X = moons(1000, 0)
-    options = dict(steps=100, max_layers=3, random_state=2, architecture="diagonal")
+    options = dict(max_layers=3, random_state=2, architecture="diagonal")
     order = np.random.default_rng(2).permutation(1000)
     X_val = X[np.sort(order[:100])]
-    fits = [gf.fit_density(X, noise=level, **options) for level in (0.0, default_noise_level(900))]
-    chosen = gf.fit_density(X, noise="auto", **options)
+    # "auto" shares its budget of 100 steps between the two runs.
+    fits = [
+        gf.fit_density(X, noise=level, steps=50, **options)
+        for level in (0.0, default_noise_level(900))
+    ]
+    chosen = gf.fit_density(X, noise="auto", steps=100, **options)
     held_out = [-float(jnp.mean(f.log_prob(X_val))) for f in fits]
     expected = fits[int(np.argmin(held_out))]
     np.testing.assert_allclose(chosen.log_prob(X[:50]), expected.log_prob(X[:50]), rtol=1e-6)
     assert held_out[0] != held_out[1]
+
+
+@pytest.mark.parametrize("steps, runs", [(300, [150, 150]), (301, [150, 150]), (1, [1])])
+def test_steps_bound_all_fine_tuning_runs_together(monkeypatch, steps, runs):
+    import gauss_flows.recipe as recipe
+
+    seen = []
+
+    def recording_train_flow(flow, X, *, steps, **options):
+        seen.append((steps, float(np.max(options["noise_std"]))))
+        return train_flow(flow, X, steps=steps, **options)
+
+    monkeypatch.setattr(recipe, "train_flow", recording_train_flow)
+    gf.fit_density(moons(600, 0), steps=steps, max_layers=2, architecture="diagonal")
+    assert [s for s, _ in seen] == runs
+    assert seen[0][1] == 0.0  # the noise-free run always comes first
 
 
 def test_default_learning_rate_rises_for_short_budgets():

@@ -119,7 +119,8 @@ def fit_density(
        steps; the flow with the best held-out NLL is kept (the greedy fit itself if
        fine-tuning never beats it). With ``noise="auto"`` this is done twice, on the rows
        as they are and with a little Gaussian input noise (:func:`default_noise_level`),
-       and the fit with the better held-out NLL is returned.
+       each run taking half of the ``steps`` budget, and the fit with the better
+       held-out NLL is returned.
 
     Args:
         X: Data, shape ``(n_samples, n_dims)``.
@@ -133,11 +134,13 @@ def fit_density(
             digits (21 rows per column), where the diagonal recipe wins.
         n_layers: Greedy depth; ``None`` picks it on held-out rows.
         n_components: Mixture components per dimension.
-        steps: Most fine-tuning steps (per noise level tried). Defaults to 3000.
-        peak_lr: Peak fine-tuning learning rate. Defaults to 1e-3 for budgets of 3000
+        steps: Most fine-tuning gradient steps in all. Defaults to 3000. With
+            ``noise="auto"`` each of the two runs gets half of them (a budget of a
+            single step trains noise-free only).
+        peak_lr: Peak fine-tuning learning rate. Defaults to 1e-3 for runs of 3000
             steps or more, a rate that refines the greedy solution without undoing it,
-            and rises as ``1e-3·√(3000/steps)`` (at most 3e-3) for shorter budgets,
-            which measured better on moons, POWER and digits (see :func:`default_peak_lr`).
+            and rises as ``1e-3·√(3000/steps)`` (at most 3e-3) for shorter runs, which
+            measured better on moons, POWER and digits (see :func:`default_peak_lr`).
         noise: Gaussian input noise during fine-tuning, as a share of each column's
             standard deviation; ``"auto"`` tries none and :func:`default_noise_level`
             and keeps the better on held-out rows (none when there are no separate
@@ -187,7 +190,8 @@ def fit_density(
         X_train, X_val = X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
     else:
         X_train, X_val = X, X
-    levels = _noise_levels(noise, X_train.shape[0], honest_split)
+    levels = _noise_levels(noise, X_train.shape[0], honest_split)[:steps]
+    steps_per_run = steps // len(levels)  # the budget is for all runs together
     architecture = _choose_architecture(architecture, X_train.shape[0], n_dims)
 
     greedy_options = dict(
@@ -210,8 +214,8 @@ def fit_density(
         train_flow(
             greedy,
             X_train,
-            steps=steps,
-            peak_lr=default_peak_lr(steps) if peak_lr is None else peak_lr,
+            steps=steps_per_run,
+            peak_lr=default_peak_lr(steps_per_run) if peak_lr is None else peak_lr,
             batch=min(batch, X_train.shape[0]),
             seed=random_state + 1,
             val_data=X_val,
