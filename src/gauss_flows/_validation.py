@@ -73,4 +73,6 @@ def as_data_matrix(
                 f"{name} has constant column(s) {constant.tolist()}: a density needs spread in "
                 "every dimension (drop the column or add noise)"
             )
-    return jnp.asarray(arr)
+    # device_put copies host data without compiling anything (jnp.asarray would compile a
+    # small staging function for every new shape).
+    return arr if xp is jnp else jax.device_put(arr)

@@ -8,6 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import paramax
 from flowjax.bijections import Affine, Chain, Invert, Scan
 from flowjax.bijections.bijection import AbstractBijection
@@ -19,6 +20,7 @@ from gauss_flows.bijections import (
     MixtureCDFCoupling,
     MixtureCDFGaussianization,
 )
+from gauss_flows.bijections._arrays import on_single_cpu
 
 
 def gaussianization_block(
@@ -49,8 +51,15 @@ def stack_blocks(blocks: Sequence[AbstractBijection]) -> Scan:
         raise ValueError("a flow needs at least one block")
     arrays = [eqx.filter(b, eqx.is_array) for b in blocks]
     static = eqx.filter(blocks[0], eqx.is_array, inverse=True)
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *arrays)
+    stacked = jax.tree.map(_stack, *arrays)
     return Scan(eqx.combine(stacked, static))
+
+
+def _stack(*arrays: Array) -> Array:
+    if all(on_single_cpu(a) or isinstance(a, np.ndarray) for a in arrays):
+        # Concrete CPU arrays are stacked by NumPy: nothing to compile.
+        return jax.device_put(np.stack([np.asarray(a) for a in arrays]))
+    return jnp.stack(arrays)
 
 
 def assemble_flow(gaussianizer: AbstractBijection, n_dims: int) -> Transformed:

@@ -12,7 +12,7 @@ import jax.random as jr
 from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from gauss_flows.bijections._arrays import as_float_array
+from gauss_flows.bijections._arrays import as_float_array, broadcast_float_arrays
 from gauss_flows.bijections._mixture_cdf import mixture_degaussianize, mixture_gaussianize
 
 
@@ -137,9 +137,7 @@ class MixtureCDFCoupling(AbstractBijection):
     ):
         split = _check_split(n_dims, split)
         n_cond, n_trans = _part_sizes(n_dims, split, cond_first)
-        logits, means, log_scales = jnp.broadcast_arrays(
-            *(as_float_array(a) for a in (logits, means, log_scales))
-        )
+        logits, means, log_scales = broadcast_float_arrays(logits, means, log_scales)
         if logits.ndim != 2 or logits.shape[0] != n_trans:
             raise ValueError(
                 f"mixture parameters must have shape ({n_trans}, n_components) for the "

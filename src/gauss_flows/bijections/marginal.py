@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from flowjax.bijections.bijection import AbstractBijection
 
-from gauss_flows.bijections._arrays import as_float_array
+from gauss_flows.bijections._arrays import broadcast_float_arrays
 
 from gauss_flows.bijections._mixture_cdf import mixture_degaussianize, mixture_gaussianize
 
@@ -52,9 +52,7 @@ class MixtureCDFGaussianization(AbstractBijection):
         *,
         max_inverse_steps: int = 100,
     ):
-        logits, means, log_scales = jnp.broadcast_arrays(
-            *(as_float_array(a) for a in (logits, means, log_scales))
-        )
+        logits, means, log_scales = broadcast_float_arrays(logits, means, log_scales)
         if logits.ndim != 2:
             raise ValueError(
                 f"mixture parameters must have shape (n_dims, n_components); got {logits.shape}"

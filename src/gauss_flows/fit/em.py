@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -12,7 +13,7 @@ from jaxtyping import Array, Float
 
 from gauss_flows.fit._sort import quantiles
 
-_HALF_LOG_2PI = 0.5 * jnp.log(2 * jnp.pi)
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 class MixtureParams(NamedTuple):

@@ -15,6 +15,7 @@ from jaxtyping import Array, ArrayLike
 
 from gauss_flows._validation import as_data_matrix
 from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
+from gauss_flows.bijections._arrays import on_single_cpu
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
@@ -141,14 +142,34 @@ def _mean_log_likelihood(z: Array, log_det: Array) -> Array:
     return jnp.mean(normal_logpdf(z).sum(axis=1) + log_det)
 
 
-@jax.jit
 def _standardise(X: Array) -> tuple[Array, Array, Array]:
+    """Column means and standard deviations of ``X``, and ``X`` standardised with them."""
+    if on_single_cpu(X):  # NumPy reads it in place; nothing to compile
+        host = np.asarray(X)
+        loc, scale = host.mean(axis=0), host.std(axis=0)
+        return tuple(jax.device_put(a) for a in (loc, scale, (host - loc) / scale))
+    return _standardise_compiled(X)
+
+
+@jax.jit
+def _standardise_compiled(X: Array) -> tuple[Array, Array, Array]:
     loc, scale = X.mean(axis=0), X.std(axis=0)
     return loc, scale, (X - loc) / scale
 
 
+def _start_held_out(X_val: Array, loc: Array, scale: Array) -> tuple[Array, Array, float]:
+    """Held-out rows in standardised units, their log-determinants so far, their mean
+    log-likelihood."""
+    if on_single_cpu(X_val):
+        z_val = (np.asarray(X_val) - np.asarray(loc)) / np.asarray(scale)
+        log_likelihood = -0.5 * (z_val**2 + math.log(2 * math.pi)).sum(axis=1).mean()
+        zeros = np.zeros(z_val.shape[0], z_val.dtype)
+        return jax.device_put(z_val), jax.device_put(zeros), float(log_likelihood)
+    return _start_held_out_compiled(X_val, loc, scale)
+
+
 @jax.jit
-def _start_held_out(X_val: Array, loc: Array, scale: Array) -> tuple[Array, Array, Array]:
+def _start_held_out_compiled(X_val: Array, loc: Array, scale: Array) -> tuple[Array, Array, Array]:
     z_val = (X_val - loc) / scale
     log_det = jnp.zeros(z_val.shape[0], z_val.dtype)
     return z_val, log_det, _mean_log_likelihood(z_val, log_det)
