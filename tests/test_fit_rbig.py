@@ -278,3 +278,27 @@ def test_component_counts_must_fit_in_the_slots():
         gf.fit_rbig(X, n_components=4, component_counts=(2.5, 4))
     with pytest.raises(ValueError, match="component_counts"):
         gf.fit_rbig(X, n_components=4, component_counts=("two",))
+
+
+def test_host_side_start_matches_the_compiled_one():
+    # Single-CPU data is standardised in NumPy; device-resident or sharded data take the
+    # compiled path. Both must give the same numbers.
+    from gauss_flows.fit.rbig import (
+        _standardise,
+        _standardise_compiled,
+        _start_held_out,
+        _start_held_out_compiled,
+    )
+
+    X = jnp.asarray(np.random.default_rng(0).standard_exponential((500, 3)) * [1.0, 10.0, 0.1])
+    X_val = jnp.asarray(np.random.default_rng(1).standard_exponential((80, 3)))
+    host, compiled = _standardise(X), _standardise_compiled(X)
+    for a, b in zip(host, compiled, strict=True):
+        assert isinstance(a, jax.Array)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    loc, scale = host[0], host[1]
+    *host_val, host_ll = _start_held_out(X_val, loc, scale)
+    *compiled_val, compiled_ll = _start_held_out_compiled(X_val, loc, scale)
+    for a, b in zip(host_val, compiled_val, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert host_ll == pytest.approx(float(compiled_ll), rel=1e-12)
