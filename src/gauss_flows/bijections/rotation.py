@@ -6,8 +6,8 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import jax.random as jr
+import numpy as np
 from jax.scipy.linalg import solve_triangular
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 

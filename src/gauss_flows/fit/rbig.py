@@ -162,7 +162,7 @@ def _start_held_out(X_val: Array, loc: Array, scale: Array) -> tuple[Array, Arra
     log-likelihood."""
     if on_single_cpu(X_val):
         z_val = (np.asarray(X_val) - np.asarray(loc)) / np.asarray(scale)
-        log_likelihood = -0.5 * (z_val**2 + math.log(2 * math.pi)).sum(axis=1).mean()
+        log_likelihood = normal_logpdf(z_val).sum(axis=1).mean()  # plain arithmetic: NumPy
         zeros = np.zeros(z_val.shape[0], z_val.dtype)
         return jax.device_put(z_val), jax.device_put(zeros), float(log_likelihood)
     return _start_held_out_compiled(X_val, loc, scale)
