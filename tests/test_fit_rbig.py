@@ -81,16 +81,23 @@ def test_em_recovers_a_known_mixture():
 
 
 
-def test_em_step_matches_the_textbook_m_step():
+@pytest.mark.parametrize("chunk_elements", [None, 7 * 3 * 4])
+def test_em_step_matches_the_textbook_m_step(chunk_elements):
     """The one-pass M step (sums of r·t and r·t² about the current means) gives the
-    textbook weighted means and variances about the new means."""
+    textbook weighted means, variances about the new means and log-likelihood, whether
+    the rows go in one chunk or in 428 chunks of 7 and a rest of 4."""
     from gauss_flows.fit import em
 
     with jax.enable_x64(True):
         y = jr.gamma(jr.key(1), 2.0, (3000, 3), dtype=jnp.float64)
         params = em._initial_params(y, 4)
+        options = {} if chunk_elements is None else {"chunk_elements": chunk_elements}
+        data = em._chunk_rows(y, 4, **options)
+        n_chunks, rows, rest = (1, 3000, None) if chunk_elements is None else (428, 7, (4, 3))
+        assert data.chunks.shape == (n_chunks, rows, 3)
+        assert (None if data.rest is None else data.rest.shape) == rest
         zero = jnp.zeros(3, jnp.float64)
-        new, _ = em._em_step(y, params, zero, 0.0, zero, 0.0)
+        new, log_lik = em._em_step(data, params, zero, 0.0, zero, 0.0)
         log_joint = em._component_log_density(y, params)
         resp = jnp.exp(log_joint - jax.nn.logsumexp(log_joint, axis=-1, keepdims=True))
         counts = resp.sum(0)
@@ -99,6 +106,7 @@ def test_em_step_matches_the_textbook_m_step():
         np.testing.assert_allclose(new.means, means, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(jnp.exp(2 * new.log_scales), var, rtol=1e-9)
         np.testing.assert_allclose(jax.nn.softmax(new.logits), counts / y.shape[0], rtol=1e-10)
+        np.testing.assert_allclose(log_lik, mixture_log_likelihood(y, params), rtol=1e-12)
 
 
 def test_accelerated_em_reaches_plain_em_likelihood_in_fewer_steps():

@@ -41,6 +41,34 @@ def mixture_log_likelihood(y: Float[Array, "n d"], params: MixtureParams) -> Flo
     return logsumexp(_component_log_density(y, params), axis=-1).mean(axis=0)
 
 
+#: Elements (rows × columns × components) of one chunk of the E step. EM runs over the
+#: rows in chunks of about this size so that its ``(rows, d, K)`` intermediates stay in
+#: cache: one EM update of 8 components on 4,050 × 784 float64 values took 94 ms this
+#: way against 460 ms over all rows at once (2-core CPU); on 20,000 × 6 values, 5.7 ms
+#: against 14.5 ms.
+_CHUNK_ELEMENTS = 2**18
+
+
+class _RowChunks(NamedTuple):
+    """The rows EM is fitted to, cut into equal chunks, with per-column summaries."""
+
+    chunks: Array  # (n_chunks, rows, d)
+    rest: Array | None  # (fewer than ``rows``, d): the rows left over; None when there are none
+    n_rows: int
+    column_mean: Array  # (d,)
+    column_std: Array  # (d,)
+
+
+def _chunk_rows(y: Array, n_components: int, chunk_elements: int = _CHUNK_ELEMENTS) -> _RowChunks:
+    """Cut ``y`` into chunks of at most ``chunk_elements`` E-step elements and a rest."""
+    n, d = y.shape
+    rows = min(n, max(1, chunk_elements // (d * n_components)))
+    n_chunks = n // rows
+    chunks = y[: n_chunks * rows].reshape(n_chunks, rows, d)
+    rest = y[n_chunks * rows :] if n % rows else None
+    return _RowChunks(chunks, rest, n, jnp.mean(y, axis=0), jnp.std(y, axis=0))
+
+
 #: Rows used to place the initial means; a strided subsample estimates the quantiles
 #: well enough to start EM and avoids sorting every row of a large column.
 _INIT_ROWS = 8192
@@ -57,7 +85,9 @@ def _initial_params(y: Array, n_components: int) -> MixtureParams:
     return MixtureParams(jnp.zeros((d, n_components), y.dtype), means, jnp.log(scale))
 
 
-def _anchor_tail(params: MixtureParams, y: Array, tail_weight: float) -> MixtureParams:
+def _anchor_tail(
+    params: MixtureParams, column_mean: Array, column_std: Array, tail_weight: float
+) -> MixtureParams:
     """Pin component 0 to the column's own Gaussian with weight ``tail_weight``.
 
     Far from the data a mixture CDF follows its widest component; pinning one component
@@ -73,13 +103,26 @@ def _anchor_tail(params: MixtureParams, y: Array, tail_weight: float) -> Mixture
         [jnp.full_like(log_w[:, :1], jnp.log(tail_weight)), rest + jnp.log1p(-tail_weight)],
         axis=-1,
     )
-    means = params.means.at[:, 0].set(y.mean(axis=0))
-    log_scales = params.log_scales.at[:, 0].set(jnp.log(y.std(axis=0)))
+    means = params.means.at[:, 0].set(column_mean)
+    log_scales = params.log_scales.at[:, 0].set(jnp.log(column_std))
     return MixtureParams(logits, means, log_scales)
 
 
+def _responsibility_sums(y: Array, params: MixtureParams) -> tuple[Array, Array]:
+    """``Σ r``, ``Σ r t`` and ``Σ r t²`` over the rows of ``y`` (stacked, ``(3, d, K)``)
+    and each column's summed log-likelihood, ``(d,)``."""
+    t, log_joint = _standardised_and_log_density(y, params)  # (rows, d, K)
+    peak = jax.lax.stop_gradient(log_joint.max(axis=-1, keepdims=True))
+    joint = jnp.exp(log_joint - peak)
+    total = joint.sum(axis=-1, keepdims=True)
+    resp = joint / total  # responsibilities, one exp per element
+    log_norm = jnp.log(total[..., 0]) + peak[..., 0]  # (rows, d)
+    # The three sums over rows in one reduction (one pass over the responsibilities).
+    return jnp.stack([resp, resp * t, resp * t * t]).sum(axis=1), log_norm.sum(axis=0)
+
+
 def _em_step(
-    y: Array,
+    data: _RowChunks,
     params: MixtureParams,
     min_scale: Array,
     prior_count: float,
@@ -91,18 +134,25 @@ def _em_step(
     The M step needs one pass over the responsibilities: with ``t = (y − μ)/σ`` in the
     current parameters, ``Σ r t`` moves each mean and ``Σ r t²`` gives the scatter about
     the new mean (``σ² (Σ r t² − N δ²)`` with ``δ = Σ r t / N``), which stays accurate in
-    float32 because ``t`` is measured from the current, nearby mean.
+    float32 because ``t`` is measured from the current, nearby mean. The sums run chunk
+    by chunk over the rows (:data:`_CHUNK_ELEMENTS`).
     """
-    t, log_joint = _standardised_and_log_density(y, params)  # (n, d, K)
-    peak = jax.lax.stop_gradient(log_joint.max(axis=-1, keepdims=True))
-    joint = jnp.exp(log_joint - peak)
-    total = joint.sum(axis=-1, keepdims=True)
-    resp = joint / total  # responsibilities, one exp per element
-    log_norm = jnp.log(total) + peak
-    # The three sums over rows in one reduction (one pass over the responsibilities).
-    stats = jnp.stack([resp, resp * t, resp * t * t]).sum(axis=1)  # (3, d, K)
+    if data.chunks.shape[0] == 1:
+        stats, log_lik = _responsibility_sums(data.chunks[0], params)
+    else:
+
+        def add_chunk(totals, chunk):
+            stats, log_lik = _responsibility_sums(chunk, params)
+            return (totals[0] + stats, totals[1] + log_lik), None
+
+        d, k = params.means.shape
+        zeros = (jnp.zeros((3, d, k), data.chunks.dtype), jnp.zeros((d,), data.chunks.dtype))
+        (stats, log_lik), _ = jax.lax.scan(add_chunk, zeros, data.chunks)
+    if data.rest is not None:
+        rest_stats, rest_log_lik = _responsibility_sums(data.rest, params)
+        stats, log_lik = stats + rest_stats, log_lik + rest_log_lik
     counts, sum_t, sum_t2 = stats[0], stats[1], stats[2]
-    safe = jnp.maximum(counts, jnp.finfo(y.dtype).tiny)
+    safe = jnp.maximum(counts, jnp.finfo(counts.dtype).tiny)
     shift = sum_t / safe
     scale = jnp.exp(params.log_scales)
     means = params.means + scale * shift
@@ -113,11 +163,12 @@ def _em_step(
     var = jnp.maximum(var, min_scale[:, None] ** 2)
     alive = counts > 1e-3
     new = MixtureParams(
-        jnp.where(alive, jnp.log(safe / y.shape[0]), params.logits - 30.0),
+        jnp.where(alive, jnp.log(safe / data.n_rows), params.logits - 30.0),
         jnp.where(alive, means, params.means),
         jnp.where(alive, 0.5 * jnp.log(var), params.log_scales),
     )
-    return _anchor_tail(new, y, tail_weight), log_norm.mean(axis=(0, 2))
+    new = _anchor_tail(new, data.column_mean, data.column_std, tail_weight)
+    return new, log_lik / data.n_rows
 
 
 @functools.partial(
@@ -167,10 +218,12 @@ def fit_mixture_em(
         >>> params.means.shape
         (3, 4)
     """
-    std = jnp.std(y, axis=0)
+    data = _chunk_rows(y, n_components)
+    std = data.column_std
     floor = min_scale * std
     prior_var = (1.06 * std * y.shape[0] ** -0.2) ** 2
-    params = _anchor_tail(_initial_params(y, n_components), y, tail_weight)
+    params = _initial_params(y, n_components)
+    params = _anchor_tail(params, data.column_mean, std, tail_weight)
 
     def cond(state):
         _, prev, curr, i = state
@@ -181,7 +234,7 @@ def fit_mixture_em(
 
     def body(state):
         params, _, curr, i = state
-        params, ll = _em_step(y, params, floor, prior_count, prior_var, tail_weight)
+        params, ll = _em_step(data, params, floor, prior_count, prior_var, tail_weight)
         return params, curr, ll, i + 1
 
     d = y.shape[1]
@@ -200,7 +253,7 @@ def fit_mixture_em(
         def update(carry, j):
             p1, p2, ll1, _ = carry
             start = _select(j, (p0, p1, _extrapolate(p0, p1, p2)))
-            out, ll = _em_step(y, start, floor, prior_count, prior_var, tail_weight)
+            out, ll = _em_step(data, start, floor, prior_count, prior_var, tail_weight)
             p1 = _select(j == 0, (p1, out))
             p2, ll1 = _select(j == 1, ((p2, ll1), (out, ll)))
             return (p1, p2, ll1, ll), out
