@@ -82,6 +82,11 @@ def spline_peer(kind: str, d: int, train: np.ndarray):
 def run_dataset(name: str, args) -> dict:
     train, val, test = load(name, args.power_rows)
     rows = []
+
+    def add(row: list) -> None:
+        rows.append(row)  # printed as it comes: long runs show their progress
+        print(" | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row), flush=True)
+
     max_layers = MAX_LAYERS_WIDE if train.shape[1] > WIDE else MAX_LAYERS
     m, s = train.mean(0), train.std(0)
     log_det_std = float(np.log(s).sum())
@@ -89,7 +94,7 @@ def run_dataset(name: str, args) -> dict:
     def greedy(label, **kw):
         flow, t = timed(lambda: jax.block_until_ready(gf.fit_rbig(train, **kw)))
         depth = gf.flows.blocks_of(flow).bijection.bijections[1].logits.shape[0]
-        rows.append([name, label, depth, t, nll(flow, train), nll(flow, test)])
+        add([name, label, depth, t, nll(flow, train), nll(flow, test)])
         return t
 
     for rotation in ("pca", "random", "ica", "sliced", "max-sliced"):
@@ -107,14 +112,14 @@ def run_dataset(name: str, args) -> dict:
 
     recipe, t_recipe = timed(lambda: gf.fit_density(train, steps=args.steps))
     depth = gf.flows.blocks_of(recipe).bijection.bijections[1].logits.shape[0]
-    rows.append([name, f"recipe fit_density (<= {args.steps} steps in all)", depth, t_recipe,
+    add([name, f"recipe fit_density (<= {args.steps} steps in all)", depth, t_recipe,
                  nll(recipe, train), nll(recipe, test)])
 
     cold = gf.gaussianization_flow(jr.key(0), n_dims=train.shape[1], loc=m, scale=s)
     (cold, *_), t = timed(lambda: gf.train_flow(
         cold, train, steps=args.steps, peak_lr=3e-3, val_data=val, patience=20,
         time_budget=t_recipe))
-    rows.append([name, "cold Gaussianization flow (equal wall-clock)", 8, t, nll(cold, train),
+    add([name, "cold Gaussianization flow (equal wall-clock)", 8, t, nll(cold, train),
                  nll(cold, test)])
 
     ztrain, zval, ztest = ((a - m) / s for a in (train, val, test))
@@ -123,7 +128,7 @@ def run_dataset(name: str, args) -> dict:
         (peer, *_), t = timed(lambda: gf.train_flow(
             peer, ztrain, steps=100_000, peak_lr=1e-3, val_data=zval, patience=20,
             time_budget=t_recipe))
-        rows.append([name, f"flowjax RQ-spline {kind} (equal wall-clock)", 8, t,
+        add([name, f"flowjax RQ-spline {kind} (equal wall-clock)", 8, t,
                      nll(peer, ztrain) + log_det_std, nll(peer, ztest) + log_det_std])
     return {
         "date": datetime.date.today().isoformat(),
