@@ -109,6 +109,11 @@ def test_em_step_matches_the_textbook_m_step(chunk_elements):
         np.testing.assert_allclose(log_lik, mixture_log_likelihood(y, params), rtol=1e-12)
 
 
+def test_em_rejects_empty_data():
+    with pytest.raises(ValueError, match="at least one row"):
+        fit_mixture_em(jnp.zeros((0, 3)), n_components=2)
+
+
 def test_accelerated_em_reaches_plain_em_likelihood_in_fewer_steps():
     """SQUAREM never ends below plain EM at the same budget and, run to convergence,
     reaches at least the likelihood plain EM reaches with four times the steps."""

@@ -61,6 +61,8 @@ class _RowChunks(NamedTuple):
 def _chunk_rows(y: Array, n_components: int, chunk_elements: int = _CHUNK_ELEMENTS) -> _RowChunks:
     """Cut ``y`` into chunks of at most ``chunk_elements`` E-step elements and a rest."""
     n, d = y.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"EM needs at least one row and one column; got data of shape {y.shape}")
     rows = min(n, max(1, chunk_elements // (d * n_components)))
     n_chunks = n // rows
     chunks = y[: n_chunks * rows].reshape(n_chunks, rows, d)
