@@ -142,6 +142,22 @@ def test_ica_rotation_unmixes_independent_sources():
         np.testing.assert_allclose(np.sort(recovered, axis=1), [[0, 1], [0, 1]], atol=0.03)
 
 
+def test_ica_rotation_stops_once_converged():
+    """FastICA's test ends the iteration early on easy data; ``tol=0`` runs every step
+    and lands on the same rotation."""
+    from gauss_flows.fit.rotations import fastica_iterations
+
+    with jax.enable_x64(True):
+        sources = jr.uniform(jr.key(0), (4000, 3), jnp.float64, -1.7, 1.7)
+        mixed = sources @ gf.fit.random_rotation(jr.key(1), 3, jnp.float64).T
+        w_early, steps_early = fastica_iterations(mixed, n_steps=100, tol=1e-4)
+        w_full, steps_full = fastica_iterations(mixed, n_steps=100, tol=0.0)
+        assert 1 < int(steps_early) < 100
+        assert int(steps_full) == 100
+        # tol bounds each step's turn by arccos(1 - 1e-4) ≈ 0.014 rad.
+        np.testing.assert_allclose(np.abs(w_early @ w_full.T), np.eye(3), atol=0.015)
+
+
 def test_wasserstein_score_ranks_non_gaussian_columns_higher():
     from gauss_flows.fit import wasserstein_to_normal
 
