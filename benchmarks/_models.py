@@ -171,7 +171,7 @@ def coupling_warm(train, val, budget: Budget) -> Fitted:
 
 def recipe(train, val, budget: Budget) -> Fitted:
     fit_density = _gf("fit_density")
-    from gauss_flows.recipe import MIN_VAL_ROWS, default_peak_lr
+    from gauss_flows.recipe import default_peak_lr, fine_tuning_runs
 
     flow = fit_density(
         train, n_components=budget.n_components, steps=budget.steps, random_state=0,
@@ -179,12 +179,12 @@ def recipe(train, val, budget: Budget) -> Fitted:
     )
     return Fitted(
         _jax_log_prob(flow),
-        # noise="auto" splits the step budget between its two runs, each at the rate for
-        # its half; with too few rows to hold out (10% under MIN_VAL_ROWS) it runs once.
+        # noise="auto" splits the step budget between its runs, each at the rate for its
+        # share; with too few rows to hold out it runs once.
         {"steps": budget.steps, "batch": budget.batch,
          "peak_lr": default_peak_lr(
-             max(1, budget.steps // 2) if round(0.1 * len(train)) >= MIN_VAL_ROWS
-             else budget.steps),
+             fine_tuning_runs(len(train), steps=budget.steps,
+                              n_components=budget.n_components)[0][1]),
          "sizes": "fit_density defaults (architecture by rows per column, depth by held-out rows)",
          "note": "holds out 10% of the training rows for early stopping; noise='auto' "
                  "fine-tunes twice (with and without input noise, half of the step budget each) "

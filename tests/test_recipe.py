@@ -128,3 +128,20 @@ def test_bad_data_is_named():
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         gf.fit_density(X, steps=10)
+
+
+def test_fine_tuning_plan_shares_the_step_budget():
+    from gauss_flows.recipe import MIN_VAL_ROWS, fine_tuning_runs, held_out_rows
+
+    assert held_out_rows(3000) == 300
+    assert held_out_rows(10 * MIN_VAL_ROWS) == MIN_VAL_ROWS
+    assert held_out_rows(10 * MIN_VAL_ROWS - 10) == 0  # too few rows to hold out
+    assert held_out_rows(3000, val_fraction=0.0) == 0
+    runs = fine_tuning_runs(3000, steps=3001)
+    assert [steps for _, steps in runs] == [1500, 1500]
+    assert runs[0][0] == 0.0 and runs[1][0] > 0.0
+    assert fine_tuning_runs(3000, steps=1) == [(0.0, 1)]
+    assert fine_tuning_runs(400, steps=3000) == [(0.0, 3000)]  # nothing held out: noise-free
+    assert fine_tuning_runs(3000, steps=200, noise=0.05) == [(0.05, 200)]
+    with pytest.raises(ValueError, match="val_fraction"):
+        held_out_rows(3000, val_fraction=1.0)

@@ -89,6 +89,52 @@ def _noise_levels(noise: float | str, n_rows: int, honest_split: bool) -> list[f
     return [float(noise)]
 
 
+def held_out_rows(n_rows: int, *, val_fraction: float = 0.1, n_components: int = 8) -> int:
+    """Rows :func:`fit_density` holds out of ``n_rows`` for early stopping (0: none).
+
+    ``round(val_fraction · n_rows)`` rows, or none when that is under
+    :data:`MIN_VAL_ROWS` or would leave fewer than ``2 · n_components`` rows to fit on;
+    the fit then trains and stops on every row.
+
+    Example:
+        >>> from gauss_flows.recipe import held_out_rows
+        >>> held_out_rows(3000), held_out_rows(400)
+        (300, 0)
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must lie in [0, 1); got {val_fraction!r}")
+    n_val = int(round(val_fraction * n_rows))
+    return n_val if n_val >= MIN_VAL_ROWS and n_rows - n_val >= 2 * n_components else 0
+
+
+def fine_tuning_runs(
+    n_rows: int,
+    *,
+    steps: int | None = None,
+    noise: float | str = "auto",
+    val_fraction: float = 0.1,
+    n_components: int = 8,
+) -> list[tuple[float, int]]:
+    """The fine-tuning runs :func:`fit_density` makes: ``(noise level, steps)`` for each.
+
+    The step budget is shared by the runs. ``noise="auto"`` runs noise-free and with
+    :func:`default_noise_level` when rows are held out to choose between them, and only
+    noise-free otherwise (or when the budget is a single step).
+
+    Example:
+        >>> from gauss_flows.recipe import fine_tuning_runs
+        >>> [steps for _, steps in fine_tuning_runs(3000, steps=3000)]
+        [1500, 1500]
+        >>> fine_tuning_runs(400, steps=3000)
+        [(0.0, 3000)]
+    """
+    steps = DEFAULT_STEPS if steps is None else steps
+    _check_positive_int("steps", steps)
+    n_val = held_out_rows(n_rows, val_fraction=val_fraction, n_components=n_components)
+    levels = _noise_levels(noise, n_rows - n_val, n_val > 0)[:steps]
+    return [(level, steps // len(levels)) for level in levels]
+
+
 def fit_density(
     X: ArrayLike,
     *,
@@ -177,21 +223,17 @@ def fit_density(
         >>> bool(np.isfinite(flow.log_prob(X[:5])).all())
         True
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in [0, 1); got {val_fraction!r}")
     X = as_data_matrix(X, min_rows=max(2 * n_components, 3))
     n, n_dims = X.shape
-    steps = DEFAULT_STEPS if steps is None else steps
-    _check_positive_int("steps", steps)
-    order = np.random.default_rng(random_state).permutation(n)
-    n_val = int(round(val_fraction * n))
-    honest_split = n_val >= MIN_VAL_ROWS and n - n_val >= 2 * n_components
-    if honest_split:
+    runs = fine_tuning_runs(
+        n, steps=steps, noise=noise, val_fraction=val_fraction, n_components=n_components
+    )
+    n_val = held_out_rows(n, val_fraction=val_fraction, n_components=n_components)
+    if n_val:
+        order = np.random.default_rng(random_state).permutation(n)
         X_train, X_val = X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
     else:
         X_train, X_val = X, X
-    levels = _noise_levels(noise, X_train.shape[0], honest_split)[:steps]
-    steps_per_run = steps // len(levels)  # the budget is for all runs together
     architecture = _choose_architecture(architecture, X_train.shape[0], n_dims)
 
     greedy_options = dict(
@@ -214,17 +256,17 @@ def fit_density(
         train_flow(
             greedy,
             X_train,
-            steps=steps_per_run,
-            peak_lr=default_peak_lr(steps_per_run) if peak_lr is None else peak_lr,
+            steps=run_steps,
+            peak_lr=default_peak_lr(run_steps) if peak_lr is None else peak_lr,
             batch=min(batch, X_train.shape[0]),
             seed=random_state + 1,
             val_data=X_val,
             patience=patience,
             progress=progress,
-            time_budget=None if time_budget is None else time_budget / len(levels),
+            time_budget=None if time_budget is None else time_budget / len(runs),
             noise_std=level * column_std,
         )[0]
-        for level in levels
+        for level, run_steps in runs
     ]
     if len(fits) == 1:
         return fits[0]
