@@ -7,14 +7,18 @@ standardised with the training statistics. Other sets come from ``gauss_flows.da
 scored on their test split. Peers train with ``gf.train_flow`` for as long as the recipe
 took (equal wall-clock), early-stopped on the same validation rows.
 
-Each data set's rows come from one run. The results are kept in
-``results/quality.json``; a run replaces the data sets it covers and the report
-``results/quality.md`` is written from all of them, each with the date of its run.
+A data set's rows come in two parts: the greedy variants, and the recipe with the flows
+given its wall-clock. Each part's rows come from one run. The results are kept in
+``results/quality.json`` (saved after every row, so a stopped run keeps what it
+measured); a run replaces the parts it covers (``--parts``) and the report
+``results/quality.md`` is written from all of them, each part with the date of its run.
+``--time-budget`` caps the recipe's fine-tuning (seconds), and so the peers' time.
 On wide data (over 100 columns) the greedy depth chosen on held-out rows is capped at
 16 blocks, and a fit that took over a minute is not timed a second time (compilation
 is then a small share of it).
 
-Run: ``python benchmarks/quality.py [--datasets moons digits] [--steps 3000]``
+Run: ``python benchmarks/quality.py [--datasets moons digits] [--steps 3000]
+[--parts greedy recipe] [--time-budget 600]``
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ DATASETS = ("moons", "digits", "power", "mnist")
 MAX_LAYERS, MAX_LAYERS_WIDE, WIDE = 100, 16, 100
 #: Fits slower than this (seconds) are not repeated to time them without compilation.
 REPEAT_UNDER_S = 60.0
+#: The parts of a data set's rows, each measured in one run.
+PARTS = ("greedy", "recipe")
 
 
 def moons_split():
@@ -79,22 +85,48 @@ def spline_peer(kind: str, d: int, train: np.ndarray):
     return flow
 
 
-def run_dataset(name: str, args) -> dict:
-    train, val, test = load(name, args.power_rows)
-    rows = []
+def load_results() -> dict[str, dict]:
+    """Every data set's kept parts: ``{name: {"shape": ..., part: {"date", "machine", "rows"}}}``."""
+    kept = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    for name, entry in kept.items():
+        if "rows" in entry:  # one run for both parts (the first format): split it
+            rows = entry.pop("rows")
+            run = {"date": entry.pop("date"), "machine": entry.pop("machine")}
+            greedy = [r for r in rows if r[1].startswith(("greedy", "  same"))]
+            entry["greedy"] = dict(run, rows=greedy)
+            entry["recipe"] = dict(run, rows=[r for r in rows if r not in greedy])
+    return kept
 
-    def add(row: list) -> None:
-        rows.append(row)  # printed as it comes: long runs show their progress
-        print(" | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row), flush=True)
 
+class ResultStore:
+    """The kept results, with one data set's part being measured and saved row by row."""
+
+    def __init__(self, name: str, part: str, shape: str):
+        self.results = load_results()
+        entry = self.results.setdefault(name, {})
+        entry["shape"] = shape
+        entry[part] = {
+            "date": datetime.date.today().isoformat(),
+            "machine": machine_note(),
+            "rows": [],
+        }
+        self.rows = entry[part]["rows"]
+
+    def add(self, row: list) -> None:
+        self.rows.append(row)
+        print(" | ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row), flush=True)
+        RESULTS_JSON.write_text(json.dumps(self.results, indent=1) + "\n")
+
+
+def run_greedy(name: str, data, store: ResultStore) -> None:
+    """Each greedy variant: rotations at fixed depth, then depth and components chosen."""
+    train, val, test = data
     max_layers = MAX_LAYERS_WIDE if train.shape[1] > WIDE else MAX_LAYERS
-    m, s = train.mean(0), train.std(0)
-    log_det_std = float(np.log(s).sum())
 
     def greedy(label, **kw):
         flow, t = timed(lambda: jax.block_until_ready(gf.fit_rbig(train, **kw)))
         depth = gf.flows.blocks_of(flow).bijection.bijections[1].logits.shape[0]
-        add([name, label, depth, t, nll(flow, train), nll(flow, test)])
+        store.add([name, label, depth, t, nll(flow, train), nll(flow, test)])
         return t
 
     for rotation in ("pca", "random", "ica", "sliced", "max-sliced"):
@@ -110,17 +142,27 @@ def run_dataset(name: str, args) -> dict:
            n_layers=None, val_data=val, rotation="max-sliced", n_components=16, patience=5,
            component_counts=(4, 8, 16), max_layers=max_layers)
 
-    recipe, t_recipe = timed(lambda: gf.fit_density(train, steps=args.steps))
+
+def run_recipe(name: str, data, store: ResultStore, args) -> None:
+    """The recipe, then the cold flow and both flowjax flows for the recipe's wall-clock."""
+    train, val, test = data
+    m, s = train.mean(0), train.std(0)
+    log_det_std = float(np.log(s).sum())
+
+    recipe, t_recipe = timed(
+        lambda: gf.fit_density(train, steps=args.steps, time_budget=args.time_budget)
+    )
     depth = gf.flows.blocks_of(recipe).bijection.bijections[1].logits.shape[0]
-    add([name, f"recipe fit_density (<= {args.steps} steps in all)", depth, t_recipe,
-                 nll(recipe, train), nll(recipe, test)])
+    capped = "" if args.time_budget is None else f", fine-tuning capped at {args.time_budget:g} s"
+    store.add([name, f"recipe fit_density (<= {args.steps} steps in all{capped})", depth,
+               t_recipe, nll(recipe, train), nll(recipe, test)])
 
     cold = gf.gaussianization_flow(jr.key(0), n_dims=train.shape[1], loc=m, scale=s)
     (cold, *_), t = timed(lambda: gf.train_flow(
         cold, train, steps=args.steps, peak_lr=3e-3, val_data=val, patience=20,
         time_budget=t_recipe))
-    add([name, "cold Gaussianization flow (equal wall-clock)", 8, t, nll(cold, train),
-                 nll(cold, test)])
+    store.add([name, "cold Gaussianization flow (equal wall-clock)", 8, t, nll(cold, train),
+               nll(cold, test)])
 
     ztrain, zval, ztest = ((a - m) / s for a in (train, val, test))
     for kind in ("coupling", "autoregressive"):
@@ -128,44 +170,54 @@ def run_dataset(name: str, args) -> dict:
         (peer, *_), t = timed(lambda: gf.train_flow(
             peer, ztrain, steps=100_000, peak_lr=1e-3, val_data=zval, patience=20,
             time_budget=t_recipe))
-        add([name, f"flowjax RQ-spline {kind} (equal wall-clock)", 8, t,
-                     nll(peer, ztrain) + log_det_std, nll(peer, ztest) + log_det_std])
-    return {
-        "date": datetime.date.today().isoformat(),
-        "machine": machine_note(),
-        "shape": f"{len(train):,} train / {len(val):,} validation / {len(test):,} test rows, "
-                 f"{train.shape[1]} columns",
-        "rows": rows,
-    }
+        store.add([name, f"flowjax RQ-spline {kind} (equal wall-clock)", 8, t,
+                   nll(peer, ztrain) + log_det_std, nll(peer, ztest) + log_det_std])
 
 
-def merged_results(new: dict[str, dict]) -> dict[str, dict]:
-    """The results kept from earlier runs, with this run's data sets replaced."""
-    kept = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    kept.update(new)
-    RESULTS_JSON.write_text(json.dumps(kept, indent=1) + "\n")
-    return {name: kept[name] for name in DATASETS if name in kept}
+def run_dataset(name: str, args) -> None:
+    data = load(name, args.power_rows)
+    train, val, test = data
+    shape = (f"{len(train):,} train / {len(val):,} validation / {len(test):,} test rows, "
+             f"{train.shape[1]} columns")
+    for part in args.parts:
+        store = ResultStore(name, part, shape)
+        if part == "greedy":
+            run_greedy(name, data, store)
+        else:
+            run_recipe(name, data, store, args)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["moons"],
-                        choices=["moons", "digits", "power", "mnist"])
+    parser.add_argument("--datasets", nargs="+", default=["moons"], choices=DATASETS)
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--time-budget", type=float, default=None,
+                        help="cap on the recipe's fine-tuning, seconds (default: none)")
     parser.add_argument("--power-rows", type=int, default=50_000)
     args = parser.parse_args()
     jax.config.update("jax_enable_x64", True)
-    results = merged_results({name: run_dataset(name, args) for name in args.datasets})
-    runs = "\n".join(
-        f"- {name}: {r['shape']}; run {r['date']} on {r['machine']}" for name, r in results.items()
-    )
-    rows = [row for r in results.values() for row in r["rows"]]
+    for name in args.datasets:
+        run_dataset(name, args)
+    results = load_results()
+    runs, rows = [], []
+    for name in (n for n in DATASETS if n in results):
+        entry = results[name]
+        parts = [p for p in PARTS if p in entry]
+        when = "; ".join(
+            f"{p} rows run {entry[p]['date']} on {entry[p]['machine']}"
+            + (f" ({entry[p]['note']})" if "note" in entry[p] else "")
+            for p in parts
+        )
+        runs.append(f"- {name}: {entry['shape']}; {when}")
+        rows += [row for p in parts for row in entry[p]["rows"]]
     body = (
         "NLL in nats per row (lower is better); train NLL and held-out NLL. "
         "Times include compilation. Peers: 8 layers, MLP width 64, 8 knots, "
         "trained with gf.train_flow (peak LR 1e-3, one-cycle over the step budget, "
         "early-stopped on validation rows) for the recipe's wall-clock time. "
-        "Each data set's rows come from one run:\n\n" + runs + "\n\n"
+        "A data set's greedy rows come from one run, its recipe and peer rows from one "
+        "run:\n\n" + "\n".join(runs) + "\n\n"
         + markdown_table(["data", "model", "blocks", "seconds", "train NLL", "held-out NLL"], rows)
     )
     print(body)
