@@ -87,15 +87,7 @@ def spline_peer(kind: str, d: int, train: np.ndarray):
 
 def load_results() -> dict[str, dict]:
     """Every data set's kept parts: ``{name: {"shape": ..., part: {"date", "machine", "rows"}}}``."""
-    kept = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    for name, entry in kept.items():
-        if "rows" in entry:  # one run for both parts (the first format): split it
-            rows = entry.pop("rows")
-            run = {"date": entry.pop("date"), "machine": entry.pop("machine")}
-            greedy = [r for r in rows if r[1].startswith(("greedy", "  same"))]
-            entry["greedy"] = dict(run, rows=greedy)
-            entry["recipe"] = dict(run, rows=[r for r in rows if r not in greedy])
-    return kept
+    return json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
 
 
 class ResultStore:
