@@ -145,3 +145,24 @@ def test_fine_tuning_plan_shares_the_step_budget():
     assert fine_tuning_runs(3000, steps=200, noise=0.05) == [(0.05, 200)]
     with pytest.raises(ValueError, match="val_fraction"):
         held_out_rows(3000, val_fraction=1.0)
+
+
+def test_frozen_rotations_stay_the_greedy_ones():
+    """``train_rotations=False`` fine-tunes the marginal maps only and hands back the
+    builder's plain structure; ``True`` moves the rotations too."""
+    X = moons(1500, 0)
+    kw = dict(architecture="diagonal", n_layers=3, n_components=4, noise=0.0)
+    frozen_short = gf.fit_density(X, steps=25, train_rotations=False, **kw)
+    frozen_long = gf.fit_density(X, steps=100, train_rotations=False, **kw)
+    trained_long = gf.fit_density(X, steps=100, train_rotations=True, **kw)
+
+    def rotation(flow):
+        return gf.flows.blocks_of(flow).bijection.bijections[0].vectors
+
+    def marginal(flow):
+        return gf.flows.blocks_of(flow).bijection.bijections[1].means
+
+    np.testing.assert_array_equal(rotation(frozen_short), rotation(frozen_long))
+    assert not np.array_equal(marginal(frozen_short), marginal(frozen_long))
+    assert not np.array_equal(rotation(frozen_long), rotation(trained_long))
+    assert jax.tree.structure(frozen_long) == jax.tree.structure(trained_long)
