@@ -146,3 +146,23 @@ def test_input_noise_smooths_and_zero_noise_changes_nothing(flow, data):
     # Heavy noise widens the fitted density: lower density at the data than without it.
     heavy, _ = gf.train_flow(flow, data, steps=50, peak_lr=3e-3, batch=128, noise_std=1.0)
     assert float(jnp.mean(heavy.log_prob(data))) < float(jnp.mean(plain.log_prob(data))) - 0.1
+
+
+def test_trainable_filter_keeps_the_other_arrays_fixed(flow, data):
+    def rotation(f):
+        return gf.flows.blocks_of(f).bijection.bijections[0]
+
+    spec = jax.tree.map(eqx.is_inexact_array, flow)
+    spec = eqx.tree_at(rotation, spec, replace_fn=lambda r: jax.tree.map(lambda _: False, r))
+    frozen, traj = gf.train_flow(flow, data, steps=50, peak_lr=3e-3, batch=128, trainable=spec)
+    everything, _ = gf.train_flow(flow, data, steps=50, peak_lr=3e-3, batch=128)
+    np.testing.assert_array_equal(rotation(frozen).vectors, rotation(flow).vectors)
+    assert not np.array_equal(rotation(everything).vectors, rotation(flow).vectors)
+    moved = gf.flows.blocks_of(frozen).bijection.bijections[1].means
+    assert not np.array_equal(moved, gf.flows.blocks_of(flow).bijection.bijections[1].means)
+    assert jax.tree.structure(frozen) == jax.tree.structure(flow)
+    assert traj.shape == (2,) and np.all(np.isfinite(traj))
+    with pytest.raises(ValueError, match="nothing to train"):
+        gf.train_flow(flow, data, steps=5, peak_lr=1e-3, trainable=lambda leaf: False)
+    with pytest.raises(ValueError, match="trainable"):
+        gf.train_flow(flow, data, steps=5, peak_lr=1e-3, trainable=[True, False])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
 import jax.random as jr
 import numpy as np
-import paramax
 from flowjax.distributions import Transformed
 from jaxtyping import ArrayLike
 
@@ -267,11 +267,11 @@ def fit_density(
 
     if train_rotations is None:
         train_rotations = X_train.shape[0] >= ROTATION_MIN_ROWS_PER_DIM * n_dims
-    start = greedy if train_rotations else _with_rotations(greedy, paramax.non_trainable)
+    trainable = None if train_rotations else _all_but_rotations(greedy)
     column_std = X_train.std(axis=0)
     fits = [
         train_flow(
-            start,
+            greedy,
             X_train,
             steps=run_steps,
             peak_lr=default_peak_lr(run_steps) if peak_lr is None else peak_lr,
@@ -282,17 +282,21 @@ def fit_density(
             progress=progress,
             time_budget=None if time_budget is None else time_budget / len(runs),
             noise_std=level * column_std,
+            trainable=trainable,
         )[0]
         for level, run_steps in runs
     ]
-    if not train_rotations:  # the plain rotations back: the builder's exact structure
-        fits = [_with_rotations(fit, paramax.unwrap) for fit in fits]
     if len(fits) == 1:
         return fits[0]
     held_out = eqx.filter_jit(_mean_nll)
     return min(fits, key=lambda f: float(held_out(*eqx.partition(f, eqx.is_inexact_array), X_val)))
 
 
-def _with_rotations(flow: Transformed, change) -> Transformed:
-    """``flow`` with ``change`` applied to the rotation of every block."""
-    return eqx.tree_at(lambda f: blocks_of(f).bijection.bijections[0], flow, replace_fn=change)
+def _all_but_rotations(flow: Transformed):
+    """A ``train_flow`` filter: every inexact array of ``flow`` except the rotations'."""
+    spec = jax.tree.map(eqx.is_inexact_array, flow)
+    return eqx.tree_at(
+        lambda f: blocks_of(f).bijection.bijections[0],
+        spec,
+        replace_fn=lambda rotation: jax.tree.map(lambda _: False, rotation),
+    )

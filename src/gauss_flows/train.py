@@ -6,6 +6,8 @@ import functools
 import math
 import time
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -15,7 +17,7 @@ import numpy as np
 import optax
 from flowjax.distributions import AbstractDistribution
 from jax.sharding import NamedSharding, PartitionSpec
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array, ArrayLike, PyTree
 from tqdm.auto import tqdm
 
 from gauss_flows._validation import as_data_matrix
@@ -120,6 +122,7 @@ def train_flow(
     patience: int | None = None,
     time_budget: float | None = None,
     noise_std: ArrayLike = 0.0,
+    trainable: Callable[[Any], bool] | PyTree[bool] | None = None,
 ) -> tuple[AbstractDistribution, np.ndarray] | tuple[AbstractDistribution, np.ndarray, np.ndarray]:
     """Train a flow by maximum likelihood: Adam, global-norm clipping, one-cycle cosine LR.
 
@@ -134,8 +137,8 @@ def train_flow(
     the same way, so each device evaluates its share of the rows and the gradients are
     reduced across devices by XLA; results equal one device's up to reassociation.
 
-    All inexact arrays of the flow are trained (``eqx.is_inexact_array``); leaves wrapped
-    with ``paramax.non_trainable`` stay fixed.
+    All inexact arrays of the flow are trained (``eqx.is_inexact_array``) unless
+    ``trainable`` picks fewer; leaves wrapped with ``paramax.non_trainable`` stay fixed.
 
     Args:
         flow: Any flowjax distribution, e.g. from :func:`gaussianization_flow` or
@@ -157,6 +160,10 @@ def train_flow(
         noise_std: Standard deviation of Gaussian noise added to every minibatch row
             (a scalar, or one value per column): a smoothing regulariser for small data
             sets. 0 (the default) trains on the rows as they are.
+        trainable: Which arrays to train, as ``eqx.partition``'s ``filter_spec``: a
+            callable on leaves, or a pytree of bools with the flow's structure (or a
+            prefix of it). ``None`` trains every inexact array. The others stay exactly
+            as they are, and get no optimiser state.
 
     Returns:
         ``(trained_flow, train_nll)``, or ``(trained_flow, train_nll, val_nll)`` when
@@ -192,7 +199,7 @@ def train_flow(
 
     batch_sharding = _row_sharding(X, batch)
     noise = _noise_per_column(noise_std, X.shape[1], X.dtype)
-    params, static = eqx.partition(flow, eqx.is_inexact_array)
+    params, static = _split_trainable(flow, trainable)
     schedule = (int(steps), float(peak_lr), float(clip_norm))
     state = make_optimizer(*schedule).init(params)
     key = jr.key(seed)
@@ -254,6 +261,20 @@ def train_flow(
     if X_val is None:
         return trained, np.asarray(train_nll)
     return trained, np.asarray(train_nll), np.asarray(val_nll)
+
+
+def _split_trainable(flow, trainable) -> tuple[PyTree, PyTree]:
+    """``(params, rest)``: the inexact arrays that ``trainable`` selects, and the others."""
+    if trainable is None:
+        return eqx.partition(flow, eqx.is_inexact_array)
+    try:
+        chosen, rest = eqx.partition(flow, trainable)
+    except ValueError as error:  # a pytree of bools that does not match the flow
+        raise ValueError(f"trainable must be a filter matching the flow's structure: {error}") from None
+    params, fixed = eqx.partition(chosen, eqx.is_inexact_array)
+    if not jax.tree.leaves(params):
+        raise ValueError("trainable selects no inexact array of the flow: nothing to train")
+    return params, eqx.combine(rest, fixed)
 
 
 def _noise_per_column(noise_std: ArrayLike, n_dims: int, dtype) -> Array | None:
