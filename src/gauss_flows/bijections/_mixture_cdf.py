@@ -132,14 +132,18 @@ def _log_ndtri_lower(log_p: Array) -> Array:
     central = log_p > -2.0
     y = jnp.exp(jnp.where(central, log_p, _LOG_HALF)) - 0.5
     y2 = y * y
-    z_central = _SQRT_2PI * (y + y * (y2 * _horner(_NDTRI_P0, y2) / _horner(_NDTRI_Q0, y2)))
     x = jnp.sqrt(-2.0 * jnp.where(central, -2.0, log_p))
     v = 1.0 / x
     near = x < 8.0
     num = jnp.where(near, _horner(_NDTRI_P1, v), _horner(_NDTRI_P2, v))
     den = jnp.where(near, _horner(_NDTRI_Q1, v), _horner(_NDTRI_Q2, v))
-    z_tail = -(x - jnp.log(x) * v - v * num / den)
-    return jnp.where(central, z_central, z_tail)
+    # Both branches as one fraction, so the whole function needs a single division:
+    # central z = √(2π) y (Q0 + y² P0) / Q0, tail z = −(x − log(x)/x − num/(x den)).
+    q0 = _horner(_NDTRI_Q0, y2)
+    numerator = jnp.where(
+        central, _SQRT_2PI * y * (q0 + y2 * _horner(_NDTRI_P0, y2)), (jnp.log(x) - x * x) * den + num
+    )
+    return numerator / jnp.where(central, q0, x * den)
 
 
 @jax.custom_jvp
@@ -186,7 +190,8 @@ def mixture_log_cdfs(
 
 # erfcx(y) = exp(y²) erfc(y) for y ≥ 0, with no exponential: a degree-16 polynomial in
 # u = 2y − 1 on [0, 1) (fitted at Chebyshev nodes; relative error < 1e-15), Cephes' rational
-# P/Q on [1, 8) and Cephes' R/S, written in 1/y so it cannot overflow, beyond.
+# P/Q on [1, 8) and Cephes' R/S beyond (written in y, so the whole function needs a single
+# division), and the asymptote 1/(√π y) past a cap where y⁶ could overflow.
 _ERFCX_POLY = (
     0.615690344192926, -0.2563444114512924, 0.08983648318541287, -0.027751321377699773,
     0.00776064522581709, -0.0019990676145248275, 0.0004801314688928198,
@@ -214,6 +219,7 @@ _ERFC_S = (
     1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0,
 )
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
 def _horner(coeffs, x):
@@ -226,13 +232,19 @@ def _horner(coeffs, x):
 
 def _erfcx(y: Array) -> Array:
     """``exp(y²) erfc(y)`` for ``y ≥ 0`` (and ``+∞``), by polynomials and one division."""
+    # R/S in y is (1/y) R(1/y) / S(1/y) with numerator and denominator multiplied by y⁶;
+    # past the cap the asymptote's relative error 1/(2y²) is below the dtype's epsilon.
+    cap = 1e5 if y.dtype == jnp.float32 else 1e8
     in_poly = y < 1.0
     in_pq = y < 8.0
+    in_rs = y < cap
     poly = _horner(_ERFCX_POLY[::-1], 2.0 * jnp.where(in_poly, y, 0.5) - 1.0)
     y_pq = jnp.clip(y, 1.0, 8.0)
-    v = 1.0 / jnp.maximum(y, 8.0)  # 0 at y = ∞
-    num = jnp.where(in_pq, _horner(_ERFC_P, y_pq), v * _horner(_ERFC_R[::-1], v))
-    den = jnp.where(in_pq, _horner(_ERFC_Q, y_pq), _horner(_ERFC_S[::-1], v))
+    y_rs = jnp.clip(y, 8.0, cap)
+    num = jnp.where(
+        in_pq, _horner(_ERFC_P, y_pq), jnp.where(in_rs, _horner(_ERFC_R, y_rs), _INV_SQRT_PI)
+    )
+    den = jnp.where(in_pq, _horner(_ERFC_Q, y_pq), jnp.where(in_rs, _horner(_ERFC_S, y_rs), y))
     # One division at the root: XLA materialises a division once instead of re-deriving
     # the polynomials inside every consumer, as it does for cheap (select) roots.
     return jnp.where(in_poly, poly, num) / jnp.where(in_poly, 1.0, den)
