@@ -264,7 +264,12 @@ def _sum_components(a: Array) -> Array:
     return jnp.matmul(a, jnp.ones(a.shape[-1], a.dtype), precision="highest")
 
 
-def _gaussianize_parts(x, logits, means, log_scales):
+def _sum_over(axis: int, a: Array) -> Array:
+    """Sum over the component axis: a matrix-vector product when it is the last axis."""
+    return _sum_components(a) if axis == -1 else jnp.sum(a, axis=axis)
+
+
+def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     """Forward pass of the mixture map and the pieces its derivative needs.
 
     With ``e_k = log w_k − t_k²/2``, ``m = max_k e_k`` and ``p_k = exp(e_k − m)`` (the only
@@ -273,13 +278,16 @@ def _gaussianize_parts(x, logits, means, log_scales):
     ``M_k`` from a rational approximation. Each mixture tail is the sum of components on its
     small side, kept scaled by ``1/κ`` so it cannot underflow, plus those on its large side,
     which are at least half their weight; the two are combined in log space.
+
+    ``axis`` is the component axis of the parameters: −1, or −2 when a batch axis comes
+    last (see :func:`_gaussianize_parts_batch_minor`).
     """
-    log_w = jax.nn.log_softmax(logits, axis=-1)
+    log_w = jax.nn.log_softmax(logits, axis=axis)
     w = jnp.exp(log_w)
     inv_s = jnp.exp(-log_scales)
-    t = (x[..., None] - means) * inv_s
+    t = (jnp.expand_dims(x, axis) - means) * inv_s
     e = log_w - 0.5 * t * t
-    m = jnp.max(e, axis=-1, keepdims=True)
+    m = jnp.max(e, axis=axis, keepdims=True)
     p = jnp.exp(e - m)
     mills = _upper_mills(jnp.abs(t))
     # Materialise the per-component values once: without the barrier XLA re-derives them
@@ -290,24 +298,24 @@ def _gaussianize_parts(x, logits, means, log_scales):
     big = w - kappa * s_hat  # w_k Φ(|t_k|) ≥ w_k / 2
     neg = t < 0
     zero = jnp.zeros_like(s_hat)
-    m0 = m[..., 0]
+    m0 = jnp.squeeze(m, axis)
     shift = m0 - _HALF_LOG_2PI  # log κ
     # Each tail is B + κ S: the weights B of the components on their large side plus the
     # scaled masses S of those on their small side.
-    big_lower = _sum_components(jnp.where(neg, zero, big))  # large-side part, lower tail
-    big_upper = _sum_components(jnp.where(neg, big, zero))
-    small_lower = _sum_components(jnp.where(neg, s_hat, zero))
-    small_upper = _sum_components(jnp.where(neg, zero, s_hat))
+    big_lower = _sum_over(axis, jnp.where(neg, zero, big))  # large-side part, lower tail
+    big_upper = _sum_over(axis, jnp.where(neg, big, zero))
+    small_lower = _sum_over(axis, jnp.where(neg, s_hat, zero))
+    small_upper = _sum_over(axis, jnp.where(neg, zero, s_hat))
     # The smaller tail is found in linear space (κ S may underflow, but then the B terms,
     # which add up to at least ½, decide), and only its logarithm is taken.
-    kappa0 = kappa[..., 0]
+    kappa0 = jnp.squeeze(kappa, axis)
     use_lower = big_lower + kappa0 * small_lower <= big_upper + kappa0 * small_upper
     big_sum = jnp.where(use_lower, big_lower, big_upper)
     lam_min = jnp.logaddexp(  # log(tail / κ)
         jnp.log(big_sum) - shift, jnp.log(jnp.where(use_lower, small_lower, small_upper))
     )
     pdf_terms = p * inv_s
-    pdf_sum = _sum_components(pdf_terms)
+    pdf_sum = _sum_over(axis, pdf_terms)
     log_pdf = shift + jnp.log(pdf_sum)
     log_tail = shift + lam_min
     z_tail = _log_ndtri_lower(jnp.minimum(log_tail, _LOG_HALF))
@@ -317,9 +325,47 @@ def _gaussianize_parts(x, logits, means, log_scales):
     return z, log_dz_dx, parts
 
 
+@jax.custom_batching.custom_vmap
+def _gaussianize_parts_batch_minor(x, logits, means, log_scales):
+    """:func:`_gaussianize_parts`, batched with the batch as the fastest-varying axis.
+
+    Under ``vmap`` the batch axis would come first and the component axis last, so every
+    per-component loop on CPU runs over only ``K`` contiguous values; computed with the
+    batch axis last instead, those loops are long and vectorise (about 3x faster per
+    component on the seed's flow). The results are handed back in the usual layout.
+    """
+    return _gaussianize_parts(x, logits, means, log_scales)
+
+
+@_gaussianize_parts_batch_minor.def_vmap
+def _gaussianize_parts_batch_minor_rule(axis_size, in_batched, x, logits, means, log_scales):
+    x_batched, *params_batched = in_batched
+    x = jnp.moveaxis(x, 0, -1) if x_batched else x[..., None]
+    params = [
+        jnp.moveaxis(a, 0, -1) if batched else a[..., None]
+        for a, batched in zip((logits, means, log_scales), params_batched, strict=True)
+    ]
+    z, log_dz_dx, parts = _gaussianize_parts(x, *params, axis=-2)
+    w_batched, inv_s_batched = params_batched[0], params_batched[2]
+
+    def standard(a, batched=True):
+        if not batched:  # a parameter-only value: drop the size-one batch axis
+            return a[..., 0]
+        return jnp.moveaxis(jnp.broadcast_to(a, a.shape[:-1] + (axis_size,)), -1, 0)
+
+    w, inv_s, *rest = parts
+    out = (
+        standard(z),
+        standard(log_dz_dx),
+        (standard(w, w_batched), standard(inv_s, inv_s_batched), *map(standard, rest)),
+    )
+    out_batched = (True, True, (w_batched, inv_s_batched, *[True] * len(rest)))
+    return out, out_batched
+
+
 @jax.custom_jvp
 def _mixture_gaussianize(x, logits, means, log_scales):
-    z, log_dz_dx, _ = _gaussianize_parts(x, logits, means, log_scales)
+    z, log_dz_dx, _ = _gaussianize_parts_batch_minor(x, logits, means, log_scales)
     return z, log_dz_dx
 
 
@@ -327,7 +373,7 @@ def _mixture_gaussianize(x, logits, means, log_scales):
 def _mixture_gaussianize_jvp(primals, tangents):
     x, logits, means, log_scales = primals
     dx, dlogits, dmeans, dlog_scales = tangents
-    z, log_dz_dx, parts = _gaussianize_parts(x, logits, means, log_scales)
+    z, log_dz_dx, parts = _gaussianize_parts_batch_minor(x, logits, means, log_scales)
     w, inv_s, t, p, mills, neg, pdf_sum, use_lower, lam_min, log_tail, z_tail, big_sum = parts
     # dz = dF / φ(z). With tail mass T = κ e^λ and 1/φ(z) = M(z)/T (M the Mills ratio at
     # the tail's z), E = κ/φ(z) = M e^{−λ}: ∂F/∂t_k / φ(z) = E p_k, and ∂F/∂log w_k / φ(z)
