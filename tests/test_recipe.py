@@ -116,6 +116,7 @@ def test_default_learning_rate_rises_for_short_budgets():
         (dict(architecture="deep"), "architecture"),
         (dict(noise="some"), "noise"),
         (dict(noise=-1.0), "noise"),
+        (dict(train_rotations="yes"), "train_rotations"),
     ],
 )
 def test_bad_settings_are_named(kwargs, message):

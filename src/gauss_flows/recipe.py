@@ -226,8 +226,8 @@ def fit_density(
 
     Raises:
         ValueError: For bad data (NaN/inf, wrong rank, too few rows, constant columns), a
-            ``val_fraction`` outside ``[0, 1)``, or an unknown ``architecture`` or
-            ``noise``.
+            ``val_fraction`` outside ``[0, 1)``, an unknown ``architecture`` or
+            ``noise``, or a ``train_rotations`` that is not a bool or ``None``.
 
     Example:
         >>> import numpy as np
@@ -239,6 +239,8 @@ def fit_density(
     """
     X = as_data_matrix(X, min_rows=max(2 * n_components, 3))
     n, n_dims = X.shape
+    if train_rotations not in (None, True, False):
+        raise ValueError(f"train_rotations must be True, False or None; got {train_rotations!r}")
     runs = fine_tuning_runs(
         n, steps=steps, noise=noise, val_fraction=val_fraction, n_components=n_components
     )
