@@ -247,8 +247,9 @@ def fit_mixture_em(
 
     # SQUAREM as a flat loop of single EM updates, three to a cycle (p0 → p1 → p2, then
     # one update from the jump between them → p3), so the compiled program holds a single
-    # copy of the E and M steps and no nested loop: a fifth less compilation than a scan
-    # of three updates inside the loop.
+    # copy of the E and M steps and no nested loop: a sixth less compilation than a scan
+    # of three updates inside the loop (0.46 s against 0.55 s for a block of the seed's
+    # moons), with the same iterates.
     def squarem_cond(state):
         *_, prev, curr, i, phase = state
         return (phase != 0) | cond((None, prev, curr, i))
