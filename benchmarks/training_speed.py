@@ -10,7 +10,10 @@ compiles afresh; its per-step time is therefore taken from two runs,
 fixed cost) exactly. The seed loop also pays, every step, the Python dispatch of its jitted
 step and of its eager key split, index draw and gather (the same for both models).
 
-Run: ``python benchmarks/training_speed.py [--steps 3000] [--repeats 3]``
+Run: ``python benchmarks/training_speed.py [--steps 3000] [--repeats 3] [--report NAME]``
+(the report goes to ``results/NAME.md``, ``training_speed`` by default). The GPU table,
+``results/training_speed_gpu.md``, is this script's report from a run with ``--repeats 2``
+on an H200 (CUDA build of jax 0.11.2); ``--report training_speed_gpu`` writes it there.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--report", default="training_speed",
+                        help="name of the report under results/ (default: training_speed)")
     args = parser.parse_args()
     jax.config.update("jax_enable_x64", True)  # as in the seed notebook
 
@@ -129,7 +134,7 @@ def main() -> None:
         "own compute is what gf.train_flow's column compares."
     )
     print(body)
-    print("written to", write_report("training_speed", "Training speed per step", body))
+    print("written to", write_report(args.report, "Training speed per step", body))
 
 
 if __name__ == "__main__":
