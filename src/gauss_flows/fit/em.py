@@ -226,12 +226,15 @@ def fit_mixture_em(
     params = _initial_params(y, n_components)
     params = _anchor_tail(params, data.column_mean, std, tail_weight)
 
-    def cond(state):
-        _, prev, curr, i = state
+    def going_on(prev, curr, i):
         # An improvement below the dtype's resolution of the log-likelihood is noise:
         # float32 cannot resolve a tolerance of 1e-7 and would run to ``max_steps``.
         resolution = 8 * jnp.finfo(y.dtype).eps * (1.0 + jnp.abs(curr))
         return (i < max_steps) & jnp.any(curr - prev > jnp.maximum(tol, resolution))
+
+    def cond(state):
+        _, prev, curr, i = state
+        return going_on(prev, curr, i)
 
     def body(state):
         params, _, curr, i = state
@@ -252,7 +255,7 @@ def fit_mixture_em(
     # moons), with the same iterates.
     def squarem_cond(state):
         *_, prev, curr, i, phase = state
-        return (phase != 0) | cond((None, prev, curr, i))
+        return (phase != 0) | going_on(prev, curr, i)
 
     def squarem_body(state):
         p0, p1, p2, ll1, prev, curr, i, phase = state
