@@ -270,6 +270,26 @@ def test_training_moves_the_conditioners_and_lowers_the_nll():
         np.testing.assert_array_equal(u, v)
 
 
+def test_repeated_components_stay_equal_under_training():
+    # component_counts=(2,) writes two fitted components in four slots (slot k holds
+    # component k mod 2); equal slots get equal gradients, so training keeps them equal.
+    X = _data(2, n=400)
+    sizes = dict(SMALL, n_components=4)
+    flow = gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, component_counts=(2,), **sizes)
+    greedy = gf.fit_rbig(X, random_state=0, component_counts=(2,), n_layers=2, n_components=4)
+    np.testing.assert_allclose(_log_prob(flow, X), _log_prob(greedy, X), rtol=0, atol=1e-6)
+    trained, _ = gf.train_flow(flow, X, steps=50, peak_lr=3e-3, batch=128, log_every=50)
+    blocks = _gaussianizer(trained).bijections[1].bijection
+    for i in (1, 2):
+        layer = jax.tree.map(lambda a: a[0] if eqx.is_array(a) else a, blocks.bijections[i])  # block 0
+        w = layer.conditioner.layers[-1].weight
+        assert float(jnp.abs(w).max()) > 0  # the conditioner did train
+        x_cond = layer._parts(jnp.asarray(X[0]))[0]
+        for params in layer.mixture_params(x_cond):
+            np.testing.assert_allclose(params[:, :2], params[:, 2:], rtol=1e-12, atol=1e-12)
+        assert not np.allclose(layer.means[:, 0], layer.means[:, 1])
+
+
 @pytest.mark.parametrize(
     "X, message",
     [

@@ -46,6 +46,16 @@ def fit_rbig_coupling(
     ``coupling_gaussianization_flow`` with the same sizes, and gradient training
     (:func:`train_flow`) starts from the greedy fit.
 
+    On small data, a greedy fit with few components per dimension fine-tunes to a better
+    held-out likelihood: with ``component_counts=(2, 4)`` every dimension of every block
+    gets the count that scores best on rows held back from its mixture fit, written in the
+    ``n_components`` slots by repeating components. Repeated components get equal
+    gradients, so they stay equal under training and the counts hold, which regularises
+    the fine-tuned flow; its training NLL stays higher. On the seed's moons (3000 rows,
+    4 blocks, 3000 steps, seeds 0, 1, 2) it reached held-out NLL 1.632, 1.638 and 1.643,
+    against 1.665, 1.673 and 1.675 from the default greedy fit and 1.653, 1.641 and 1.663
+    from a cold start (seed 0 in ``benchmarks/results/coupling.md``).
+
     Args:
         X: Data, shape ``(n_samples, n_dims)`` with ``n_dims >= 2``.
         key: JAX random key for the conditioners' hidden layers.
