@@ -93,9 +93,14 @@ def main() -> None:
     for name, settings, lr, train, test, seconds in sorted(rows, key=lambda r: r[4]):
         lines.append(f"| {name} | {settings} | {lr:g} | {train:.4f} | {test:.4f} | {seconds:.0f} |")
     peer = min(r[4] for r in rows if "flowjax" in r[0])
-    cold = next(r[4] for r in rows if r[0] == "coupling GF, cold")
+    held_out = {name: test for name, _, _, _, test, _ in rows}
+    cold = held_out["coupling GF, cold"]
     lines.append("")
-    for label, warm in (("Warm coupling GF", rows[0][4]), ("Warm coupling GF, greedy K from (2, 4)", rows[1][4])):
+    for label, name in (
+        ("Warm coupling GF", "coupling GF, warm (fit_rbig_coupling)"),
+        ("Warm coupling GF, greedy K from (2, 4)", "coupling GF, warm, greedy K per dimension from (2, 4)"),
+    ):
+        warm = held_out[name]
         lines.append(
             f"{label} minus best flowjax coupling flow, held-out NLL: {warm - peer:+.4f} nats "
             f"({'at least as good' if warm <= peer else 'worse'}); minus cold coupling GF: "
