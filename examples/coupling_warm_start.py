@@ -10,7 +10,8 @@ Three flows get the seed notebook's budget (3000 steps of the same optax loop,
 
 It prints the NLL at the start and end, the held-out NLL on a fresh moons sample, and
 writes the NLL trajectories and the densities to ``examples/figures/`` (or the folder
-named by ``GAUSS_FLOWS_FIGURES``).
+named by ``GAUSS_FLOWS_FIGURES``). ``benchmarks/coupling_warm_start.py`` repeats the
+warm-against-cold comparison over seeds and warm-start settings, step by step.
 
 Run with ``python examples/coupling_warm_start.py``.
 """
