@@ -9,6 +9,8 @@ compiles afresh; its per-step time is therefore taken from two runs,
 ``(t(steps) − t(steps/10)) / (0.9·steps)``, which cancels the compilation (and any other
 fixed cost) exactly. The seed loop also pays, every step, the Python dispatch of its jitted
 step and of its eager key split, index draw and gather (the same for both models).
+``eqx.filter_jit`` waits for every call's result before it returns (it checks for runtime
+errors), so none of that Python work overlaps the model's compute: it adds to each step.
 
 Run: ``python benchmarks/training_speed.py [--steps 3000] [--repeats 3] [--report NAME]``
 (the report goes to ``results/NAME.md``, ``training_speed`` by default). The GPU table,
