@@ -56,6 +56,17 @@ class WarmSetting(NamedTuple):
     peak_lr: float
 
 
+class Outcome(NamedTuple):
+    """What one warm start scored on one seed."""
+
+    architecture: str
+    setting: WarmSetting
+    warm_test: float
+    cold_test: float
+    diagonal_test: float
+    crossings: int  # logged training-batch steps where warm is not below cold
+
+
 DEFAULTS = Architecture("4 blocks (builder defaults)", dict(n_layers=4, n_components=8))
 TIGHT = Architecture(
     "8 blocks, offset_bound 1, log_scale_bound 0.5",
@@ -101,18 +112,18 @@ def train(flow, X, X_test, *, steps: int, peak_lr: float, seed: int) -> dict[str
     )
 
 
-def summary(measured: list[tuple], n_seeds: int) -> str:
+def summary(measured: list[Outcome], n_seeds: int) -> str:
     """Per setting, over the seeds: the crossings and how often each held-out claim held."""
     rows = []
     for arch, setting in SETTINGS:
-        mine = [m for m in measured if m[0] == arch.name and m[1] == setting]
+        mine = [m for m in measured if m.architecture == arch.name and m.setting == setting]
         rows.append([
             arch.name, setting.name, f"{setting.peak_lr:g}",
-            f"{np.mean([m[2] for m in mine]):.4f}",
-            ", ".join(str(m[5]) for m in mine),
-            f"{sum(m[5] == 0 for m in mine)} of {n_seeds}",
-            f"{sum(m[2] < m[4] for m in mine)} of {n_seeds}",
-            f"{sum(m[2] < m[3] for m in mine)} of {n_seeds}",
+            f"{np.mean([m.warm_test for m in mine]):.4f}",
+            ", ".join(str(m.crossings) for m in mine),
+            f"{sum(m.crossings == 0 for m in mine)} of {n_seeds}",
+            f"{sum(m.warm_test < m.diagonal_test for m in mine)} of {n_seeds}",
+            f"{sum(m.warm_test < m.cold_test for m in mine)} of {n_seeds}",
         ])
     header = [
         "architecture", "warm start", "warm peak LR", "mean warm held-out NLL",
@@ -160,8 +171,8 @@ def main() -> None:
                 f"{diagonal['test']:.4f}", f"{int(np.sum(lead <= 0))} of {lead.size}",
                 f"{float(lead.min()):+.4f}", f"{int(np.sum(test_lead <= 0))} of {test_lead.size}",
             ])
-            measured.append((arch.name, setting, warm["test"], cold["test"], diagonal["test"],
-                             int(np.sum(lead <= 0))))
+            measured.append(Outcome(arch.name, setting, warm["test"], cold["test"],
+                                    diagonal["test"], int(np.sum(lead <= 0))))
             print(" | ".join(map(str, rows[-1])), flush=True)
 
     header = [
