@@ -127,7 +127,8 @@ def summary(measured: list[Outcome], n_seeds: int) -> str:
         ])
     header = [
         "architecture", "warm start", "warm peak LR", "mean warm held-out NLL",
-        "logged steps warm ≥ cold (training batch), per seed", "seeds with warm below cold at every logged step",
+        "logged steps warm ≥ cold (training batch), per seed",
+        "seeds with warm below cold at every logged step",
         "seeds with warm held-out < warm diagonal", "seeds with warm held-out < cold",
     ]
     return "Over the seeds:\n\n" + markdown_table(header, rows)

@@ -47,7 +47,12 @@ jax.config.update("jax_enable_x64", True)
 STEPS = 3000
 COUPLING = dict(n_layers=4, n_components=8)  # the builder's defaults: 4 blocks = 8 couplings
 DIAGONAL = dict(n_layers=8, n_components=8)  # the seed's diagonal flow
-LR = {"cold coupling": 3e-3, "warm coupling": 1e-3, "warm coupling (2, 4)": 1e-3, "warm diagonal": 1e-3}
+LR = {
+    "cold coupling": 3e-3,
+    "warm coupling": 1e-3,
+    "warm coupling (2, 4)": 1e-3,
+    "warm diagonal": 1e-3,
+}
 
 raw, _ = make_moons(n_samples=3000, noise=0.08, random_state=0)
 mean, std = raw.mean(0), raw.std(0)
