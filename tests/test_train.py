@@ -23,10 +23,13 @@ def flow(data):
     return gf.fit_rbig(data, n_layers=2, n_components=4)
 
 
-def seed_loop(flow, X, *, steps, peak_lr, clip_norm=1.0, batch=512, seed=1):
-    """The seed notebook's training loop, verbatim apart from taking X as an argument."""
+def seed_loop(flow, X, *, steps, peak_lr, clip_norm=1.0, batch=512, seed=1, warmup=0.3):
+    """The seed notebook's training loop, verbatim apart from taking X and the warm-up
+    fraction (the seed's 0.3 by default) as arguments."""
     params, static = eqx.partition(flow, eqx.is_inexact_array)
-    schedule = optax.cosine_onecycle_schedule(transition_steps=steps, peak_value=peak_lr)
+    schedule = optax.cosine_onecycle_schedule(
+        transition_steps=steps, peak_value=peak_lr, pct_start=warmup
+    )
     opt = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
     state = opt.init(params)
 
@@ -53,6 +56,16 @@ def test_matches_the_seed_loop(flow, data):
     assert traj.shape == (3,)
     np.testing.assert_allclose(traj, ref, rtol=1e-8)
     np.testing.assert_allclose(ours.log_prob(data[:20]), theirs.log_prob(data[:20]), rtol=1e-8)
+
+
+@pytest.mark.parametrize("warmup", [0.0, 0.05])
+def test_warmup_matches_the_seed_loop_with_that_schedule(flow, data, warmup):
+    _, traj = gf.train_flow(flow, data, steps=100, peak_lr=1e-3, batch=128, warmup=warmup)
+    _, ref = seed_loop(flow, data, steps=100, peak_lr=1e-3, batch=128, warmup=warmup)
+    _, seed_default = seed_loop(flow, data, steps=100, peak_lr=1e-3, batch=128)
+    np.testing.assert_allclose(traj, ref, rtol=1e-8)
+    # The first record is the loss before any update; later ones follow the schedule.
+    assert np.all(np.abs(traj[1:] - seed_default[1:]) > 1e-6)
 
 
 def test_training_improves_and_records_validation(flow, data):
@@ -101,6 +114,10 @@ def test_time_budget_stops_training(flow, data):
         (dict(steps=10, peak_lr=1e-3, noise_std=float("nan")), "noise_std"),
         (dict(steps=10, peak_lr=1e-3, noise_std=[0.1, 0.1, 0.1]), "one value per column"),
         (dict(steps=10, peak_lr=1e-3, noise_std="lots"), "noise_std"),
+        (dict(steps=10, peak_lr=1e-3, warmup=1.0), "warmup"),
+        (dict(steps=10, peak_lr=1e-3, warmup=-0.1), "warmup"),
+        (dict(steps=10, peak_lr=1e-3, warmup=float("nan")), "warmup"),
+        (dict(steps=10, peak_lr=1e-3, warmup=True), "warmup"),
     ],
 )
 def test_bad_settings(flow, data, kwargs, message):

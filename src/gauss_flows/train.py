@@ -43,14 +43,22 @@ def _row_sharding(X: Array, batch: int):
 _RECORDS_PER_CALL = 20
 
 
-def make_optimizer(steps: int, peak_lr: float, clip_norm: float) -> optax.GradientTransformation:
+def make_optimizer(
+    steps: int, peak_lr: float, clip_norm: float, warmup: float = 0.3
+) -> optax.GradientTransformation:
     """The seed's optimiser: global-norm clipping, then Adam on a one-cycle cosine schedule.
+
+    The learning rate rises from ``peak_lr / 25`` to ``peak_lr`` over the first ``warmup``
+    fraction of the steps (optax's ``pct_start``; 0.3 in the seed), then falls to
+    ``peak_lr / 25e4`` by a cosine.
 
     Example:
         >>> from gauss_flows.train import make_optimizer
         >>> optimizer = make_optimizer(steps=3000, peak_lr=1e-3, clip_norm=1.0)
     """
-    schedule = optax.cosine_onecycle_schedule(transition_steps=steps, peak_value=peak_lr)
+    schedule = optax.cosine_onecycle_schedule(
+        transition_steps=steps, peak_value=peak_lr, pct_start=warmup
+    )
     return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
 
 
@@ -82,8 +90,9 @@ def _train_chunk(
 ):
     """``n_steps`` optimiser steps in one compiled scan.
 
-    ``schedule`` is ``(steps, peak_lr, clip_norm)``: the optimiser is rebuilt from it inside
-    the compiled function, so repeated calls with the same settings reuse the compilation.
+    ``schedule`` is ``(steps, peak_lr, clip_norm, warmup)``: the optimiser is rebuilt from it
+    inside the compiled function, so repeated calls with the same settings reuse the
+    compilation.
     Returns the new state and, for logging, the loss of every step and the held-out NLL at
     the chunk's start.
     """
@@ -123,6 +132,7 @@ def train_flow(
     time_budget: float | None = None,
     noise_std: ArrayLike = 0.0,
     trainable: Callable[[Any], bool] | PyTree[bool] | None = None,
+    warmup: float = 0.3,
 ) -> tuple[AbstractDistribution, np.ndarray] | tuple[AbstractDistribution, np.ndarray, np.ndarray]:
     """Train a flow by maximum likelihood: Adam, global-norm clipping, one-cycle cosine LR.
 
@@ -164,6 +174,9 @@ def train_flow(
             callable on leaves, or a pytree of bools with the flow's structure (or a
             prefix of it). ``None`` trains every inexact array. The others stay exactly
             as they are, and get no optimiser state.
+        warmup: Fraction of ``steps`` over which the learning rate rises to ``peak_lr``
+            (0.3, the seed's, by default; 0 starts at the peak). A warm start that is
+            already close to a good fit can take a short one.
 
     Returns:
         ``(trained_flow, train_nll)``, or ``(trained_flow, train_nll, val_nll)`` when
@@ -200,7 +213,9 @@ def train_flow(
     batch_sharding = _row_sharding(X, batch)
     noise = _noise_per_column(noise_std, X.shape[1], X.dtype)
     params, static = _split_trainable(flow, trainable)
-    schedule = (int(steps), float(peak_lr), float(clip_norm))
+    if not (isinstance(warmup, (int, float)) and not isinstance(warmup, bool) and 0 <= warmup < 1):
+        raise ValueError(f"warmup must be a fraction of the steps in [0, 1); got {warmup!r}")
+    schedule = (int(steps), float(peak_lr), float(clip_norm), float(warmup))
     state = make_optimizer(*schedule).init(params)
     key = jr.key(seed)
 

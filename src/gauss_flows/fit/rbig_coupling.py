@@ -54,7 +54,10 @@ def fit_rbig_coupling(
     the fine-tuned flow; its training NLL stays higher. On the seed's moons (3000 rows,
     4 blocks, 3000 steps, seeds 0, 1, 2) it reached held-out NLL 1.632, 1.638 and 1.643,
     against 1.665, 1.673 and 1.675 from the default greedy fit and 1.653, 1.641 and 1.663
-    from a cold start (seed 0 in ``benchmarks/results/coupling.md``).
+    from a cold start (seed 0 in ``benchmarks/results/coupling.md``). Fine-tuned with
+    ``train_flow(..., warmup=0.05)`` it ends the same and leads the cold start on held-out
+    rows at all but 3–5 of the 120 logged steps
+    (``benchmarks/results/coupling_warm_start.md``).
 
     Args:
         X: Data, shape ``(n_samples, n_dims)`` with ``n_dims >= 2``.
