@@ -209,12 +209,12 @@ def train_flow(
     for name, value in (("peak_lr", peak_lr), ("clip_norm", clip_norm)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    if not (isinstance(warmup, (int, float)) and not isinstance(warmup, bool) and 0 <= warmup < 1):
+        raise ValueError(f"warmup must be a fraction of the steps in [0, 1); got {warmup!r}")
 
     batch_sharding = _row_sharding(X, batch)
     noise = _noise_per_column(noise_std, X.shape[1], X.dtype)
     params, static = _split_trainable(flow, trainable)
-    if not (isinstance(warmup, (int, float)) and not isinstance(warmup, bool) and 0 <= warmup < 1):
-        raise ValueError(f"warmup must be a fraction of the steps in [0, 1); got {warmup!r}")
     schedule = (int(steps), float(peak_lr), float(clip_norm), float(warmup))
     state = make_optimizer(*schedule).init(params)
     key = jr.key(seed)
