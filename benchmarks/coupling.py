@@ -23,22 +23,14 @@ import jax.random as jr
 from flowjax.bijections import RationalQuadraticSpline
 from flowjax.distributions import StandardNormal
 from flowjax.flows import coupling_flow
-from sklearn.datasets import make_moons
 
 import gauss_flows as gf
+from gauss_flows.datasets import load_moons
 
 jax.config.update("jax_enable_x64", True)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "coupling.md"
 SIZES = dict(n_layers=8, n_components=8)
-
-
-def moons() -> tuple[jax.Array, jax.Array]:
-    """Standardised training moons and a held-out sample in the same units."""
-    raw, _ = make_moons(n_samples=3000, noise=0.08, random_state=0)
-    mean, std = raw.mean(0), raw.std(0)
-    test, _ = make_moons(n_samples=3000, noise=0.08, random_state=1)
-    return jnp.asarray((raw - mean) / std), jnp.asarray((test - mean) / std)
 
 
 def models(X: jax.Array) -> list[tuple[str, str, float, Callable[[], object]]]:
@@ -65,7 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
-    X, X_test = moons()
+    moons = load_moons(n_val=3000)  # the seed's training rows; held out: random_state=1
+    X, X_test = jnp.asarray(moons.train), jnp.asarray(moons.val)
     nll = lambda flow, data: -float(jax.vmap(flow.log_prob)(data).mean())
 
     rows = []

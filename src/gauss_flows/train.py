@@ -43,8 +43,12 @@ def _row_sharding(X: Array, batch: int):
 _RECORDS_PER_CALL = 20
 
 
+# The seed's warm-up: the learning rate peaks after this fraction of the steps.
+_SEED_WARMUP = 0.3
+
+
 def make_optimizer(
-    steps: int, peak_lr: float, clip_norm: float, warmup: float = 0.3
+    steps: int, peak_lr: float, clip_norm: float, warmup: float = _SEED_WARMUP
 ) -> optax.GradientTransformation:
     """The seed's optimiser: global-norm clipping, then Adam on a one-cycle cosine schedule.
 
@@ -132,7 +136,7 @@ def train_flow(
     time_budget: float | None = None,
     noise_std: ArrayLike = 0.0,
     trainable: Callable[[Any], bool] | PyTree[bool] | None = None,
-    warmup: float = 0.3,
+    warmup: float = _SEED_WARMUP,
 ) -> tuple[AbstractDistribution, np.ndarray] | tuple[AbstractDistribution, np.ndarray, np.ndarray]:
     """Train a flow by maximum likelihood: Adam, global-norm clipping, one-cycle cosine LR.
 
