@@ -122,15 +122,17 @@ _NDTRI_Q2 = (
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
-def _log_ndtri_lower(log_p: Array) -> Array:
+def _log_ndtri_lower(log_p: Array, p: Array | None = None) -> Array:
     """``Φ⁻¹(exp(log_p))`` for ``log_p ≤ log ½`` (the lower half), without derivatives.
 
     Cephes' ``ndtri`` written in ``log p``: the tail branch needs only ``√(−2 log p)``, so it
     holds where ``exp`` underflows (``log_p = −5e7`` gives ``z ≈ −1e4``; relative error
-    below 1e-12 over ``z ∈ [−1e4, 0]`` in float64).
+    below 1e-12 over ``z ∈ [−1e4, 0]`` in float64). A caller that has ``p`` itself passes
+    it, which saves the exponential of the central branch (there ``p > e⁻²``).
     """
     central = log_p > -2.0
-    y = jnp.exp(jnp.where(central, log_p, _LOG_HALF)) - 0.5
+    p_central = jnp.exp(jnp.where(central, log_p, _LOG_HALF)) if p is None else p
+    y = jnp.where(central, p_central, 0.5) - 0.5
     y2 = y * y
     x = jnp.sqrt(-2.0 * jnp.where(central, -2.0, log_p))
     v = 1.0 / x
@@ -188,38 +190,22 @@ def mixture_log_cdfs(
     return log_lower, log_upper, log_pdf
 
 
-# erfcx(y) = exp(y²) erfc(y) for y ≥ 0, with no exponential: a degree-16 polynomial in
-# u = 2y − 1 on [0, 1) (fitted at Chebyshev nodes; relative error < 1e-15), Cephes' rational
-# P/Q on [1, 8) and Cephes' R/S beyond (written in y, so the whole function needs a single
-# division), and the asymptote 1/(√π y) past a cap where y⁶ could overflow.
+# erfcx(y) = exp(y²) erfc(y) for y ≥ 0, with no exponential: (1 + 2y) erfcx(y) is smooth
+# on [0, ∞) and, in t = (y − K)/(y + K) ∈ [−1, 1) with K = 3.75 (Shepherd & Laframboise,
+# Math. Comp. 36, 1981), a degree-21 polynomial; its fit at Chebyshev nodes, written in
+# powers of t, has relative error below 3e-15 over [0, 1e150] (3e-7 in float32).
+_ERFCX_K = 3.75
 _ERFCX_POLY = (
-    0.615690344192926, -0.2563444114512924, 0.08983648318541287, -0.027751321377699773,
-    0.00776064522581709, -0.0019990676145248275, 0.0004801314688928198,
-    -0.00010849544291787491, 2.3227246510207195e-05, -4.737108954511507e-06,
-    9.245175440778928e-07, -1.7332492305463096e-07, 3.1288024268038755e-08,
-    -5.4345722391299506e-09, 9.289179523483049e-10, -1.6721152815050718e-10,
-    2.3857775178497402e-11,
-)
-_ERFC_P = (
-    2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0,
-    4.86371970985681366614e1, 1.96520832956077098242e2, 5.26445194995477358631e2,
-    9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2,
-)
-_ERFC_Q = (
-    1.0, 1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2,
-    9.75708501743205489753e2, 1.82390916687909736289e3, 2.24633760818710981792e3,
-    1.65666309194161350182e3, 5.57535340817727675546e2,
-)
-_ERFC_R = (
-    5.64189583547755073984e-1, 1.27536670759978104416e0, 5.01905042251180477414e0,
-    6.16021097993053585195e0, 7.40974269950448939160e0, 2.97886665372100240670e0,
-)
-_ERFC_S = (
-    1.0, 2.26052863220117276590e0, 9.39603524938001434673e0, 1.20489539808096656605e1,
-    1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0,
+    -1.954192025883242e-09, 1.7583371026025172e-08, 1.8797327170517627e-08,
+    -2.1445898205936188e-07, -5.088713211307971e-08, 1.6963105943787502e-06,
+    -9.791707633050405e-07, -1.1400086521241136e-05, 2.2387462071731556e-05,
+    5.162626530897359e-05, -0.0002901552839703089, 0.0002937213232416099,
+    0.0017556261379707994, -0.009746581166744919, 0.02836227737848684,
+    -0.058693398391869586, 0.09230432116345673, -0.10880393015423877,
+    0.08227673849004752, 0.00358541548577207, -0.1402405985855466,
+    1.2375126308378266,
 )
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
-_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 
 
 def _horner(coeffs, x):
@@ -231,23 +217,15 @@ def _horner(coeffs, x):
 
 
 def _erfcx(y: Array) -> Array:
-    """``exp(y²) erfc(y)`` for ``y ≥ 0`` (and ``+∞``), by polynomials and one division."""
-    # R/S in y is (1/y) R(1/y) / S(1/y) with numerator and denominator multiplied by y⁶;
-    # past the cap the asymptote's relative error 1/(2y²) is below the dtype's epsilon.
-    cap = 1e5 if y.dtype == jnp.float32 else 1e8
-    in_poly = y < 1.0
-    in_pq = y < 8.0
-    in_rs = y < cap
-    poly = _horner(_ERFCX_POLY[::-1], 2.0 * jnp.where(in_poly, y, 0.5) - 1.0)
-    y_pq = jnp.clip(y, 1.0, 8.0)
-    y_rs = jnp.clip(y, 8.0, cap)
-    num = jnp.where(
-        in_pq, _horner(_ERFC_P, y_pq), jnp.where(in_rs, _horner(_ERFC_R, y_rs), _INV_SQRT_PI)
-    )
-    den = jnp.where(in_pq, _horner(_ERFC_Q, y_pq), jnp.where(in_rs, _horner(_ERFC_S, y_rs), y))
-    # One division at the root: XLA materialises a division once instead of re-deriving
-    # the polynomials inside every consumer, as it does for cheap (select) roots.
-    return jnp.where(in_poly, poly, num) / jnp.where(in_poly, 1.0, den)
+    """``exp(y²) erfc(y)`` for ``y ≥ 0``, by one polynomial and two divisions."""
+    # Past the cap the value is that of the cap, too large by y/cap: this matters only
+    # where the callers' t² overflows in float32 (y > 1.8e19) and nowhere in float64.
+    cap = 1e19 if y.dtype == jnp.float32 else 1e150
+    y = jnp.minimum(y, cap)
+    t = (y - _ERFCX_K) / (y + _ERFCX_K)
+    # A division at the root: XLA materialises the result once instead of re-deriving the
+    # polynomial inside every consumer, as it does for cheaper roots.
+    return _horner(_ERFCX_POLY, t) / (2.0 * y + 1.0)
 
 
 def _upper_mills(a: Array) -> Array:
@@ -275,9 +253,10 @@ def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     With ``e_k = log w_k − t_k²/2``, ``m = max_k e_k`` and ``p_k = exp(e_k − m)`` (the only
     exponential per component), ``w_k φ(t_k) = κ p_k`` with ``κ = e^m/√(2π)``, and the
     smaller tail of each component is ``w_k Φ(−|t_k|) = κ p_k M_k`` with the Mills ratio
-    ``M_k`` from a rational approximation. Each mixture tail is the sum of components on its
-    small side, kept scaled by ``1/κ`` so it cannot underflow, plus those on its large side,
-    which are at least half their weight; the two are combined in log space.
+    ``M_k`` from a polynomial approximation. Each mixture tail is the sum of components on
+    its small side, kept scaled by ``1/κ`` so it cannot underflow, plus those on its large
+    side, which are at least half their weight; one logarithm of the combination gives the
+    log tail.
 
     ``axis`` is the component axis of the parameters: −1, or −2 when a batch axis comes
     last (see :func:`_gaussianize_parts_batch_minor`).
@@ -306,22 +285,28 @@ def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     big_upper = _sum_over(axis, jnp.where(neg, big, zero))
     small_lower = _sum_over(axis, jnp.where(neg, s_hat, zero))
     small_upper = _sum_over(axis, jnp.where(neg, zero, s_hat))
-    # The smaller tail is found in linear space (κ S may underflow, but then the B terms,
-    # which add up to at least ½, decide), and only its logarithm is taken.
+    # The smaller tail T = B + κ S is found in linear space, and only its logarithm is
+    # taken. When some component is on its large side (B > 0), κ S can underflow only
+    # where it is negligible: κ ≤ 1/√(2π) while B is at least half that component's
+    # weight. With every component on its small side, T = κ S is kept as log κ + log S.
     kappa0 = jnp.squeeze(kappa, axis)
     use_lower = big_lower + kappa0 * small_lower <= big_upper + kappa0 * small_upper
     big_sum = jnp.where(use_lower, big_lower, big_upper)
-    lam_min = jnp.logaddexp(  # log(tail / κ)
-        jnp.log(big_sum) - shift, jnp.log(jnp.where(use_lower, small_lower, small_upper))
-    )
+    small_sum = jnp.where(use_lower, small_lower, small_upper)
+    tail = big_sum + kappa0 * small_sum
+    has_big = big_sum > 0
+    tail_or_scaled = jnp.where(has_big, tail, small_sum)  # T, or T/κ when B = 0
+    log_tail = jnp.log(tail_or_scaled) + jnp.where(has_big, 0.0, shift)
     pdf_terms = p * inv_s
     pdf_sum = _sum_over(axis, pdf_terms)
     log_pdf = shift + jnp.log(pdf_sum)
-    log_tail = shift + lam_min
-    z_tail = _log_ndtri_lower(jnp.minimum(log_tail, _LOG_HALF))
+    # The central branch of Φ⁻¹ (T > e⁻², far from underflow) takes T itself.
+    z_tail = _log_ndtri_lower(jnp.minimum(log_tail, _LOG_HALF), jnp.minimum(tail, 0.5))
     z = jnp.where(use_lower, z_tail, -z_tail)
     log_dz_dx = log_pdf - normal_logpdf(z)
-    parts = (w, inv_s, t, p, mills, neg, pdf_sum, use_lower, lam_min, log_tail, z_tail, big_sum)
+    parts = (
+        w, inv_s, t, p, mills, neg, pdf_sum, use_lower, kappa0, z_tail, big_sum, tail_or_scaled
+    )
     return z, log_dz_dx, parts
 
 
@@ -374,9 +359,10 @@ def _mixture_gaussianize_jvp(primals, tangents):
     x, logits, means, log_scales = primals
     dx, dlogits, dmeans, dlog_scales = tangents
     z, log_dz_dx, parts = _gaussianize_parts_batch_minor(x, logits, means, log_scales)
-    w, inv_s, t, p, mills, neg, pdf_sum, use_lower, lam_min, log_tail, z_tail, big_sum = parts
-    # dz = dF / φ(z). With tail mass T = κ e^λ and 1/φ(z) = M(z)/T (M the Mills ratio at
-    # the tail's z), E = κ/φ(z) = M e^{−λ}: ∂F/∂t_k / φ(z) = E p_k, and ∂F/∂log w_k / φ(z)
+    (w, inv_s, t, p, mills, neg, pdf_sum, use_lower, kappa, z_tail, big_sum,
+     tail_or_scaled) = parts
+    # dz = dF / φ(z). With tail mass T and 1/φ(z) = M(z)/T (M the Mills ratio at the tail's
+    # z), E = κ/φ(z) = M κ/T: ∂F/∂t_k / φ(z) = E p_k, and ∂F/∂log w_k / φ(z)
     # is w_k Φ(t_k)/φ(z) (lower tail) or, equivalently because Σ w_k d log w_k = 0,
     # −w_k Φ(−t_k)/φ(z) (upper tail): whichever avoids the huge 1/φ(z) of the other tail.
     # On its small side a component contributes E p_k M_k; on its large side (the "wrong"
@@ -388,9 +374,12 @@ def _mixture_gaussianize_jvp(primals, tangents):
     # every per-component loop that consumes them.
     mills_z = _upper_mills(-z_tail)
     sign = jnp.where(use_lower, 1.0, -1.0)
-    e_small = mills_z * jnp.exp(-lam_min)  # κ / φ(z)
     has_big = big_sum > 0
-    e_big = jnp.where(has_big, mills_z * jnp.exp(jnp.log(big_sum) - log_tail), 0.0)  # B / φ(z)
+    # With B > 0 the tail is T = B + κ S, so κ/φ(z) = M κ/T and B/φ(z) = M B/T; with B = 0
+    # it is κ S, and κ/φ(z) = M/S.
+    mills_over_tail = mills_z / tail_or_scaled
+    e_small = mills_over_tail * jnp.where(has_big, kappa, 1.0)  # κ / φ(z)
+    e_big = mills_over_tail * big_sum  # B / φ(z)
     wrong = jnp.where(use_lower[..., None], ~neg, neg)  # this tail is the component's large side
     share = jnp.where(wrong, w / jnp.where(has_big, big_sum, 1.0)[..., None], 0.0)
     signed_mills = jnp.where(wrong, -mills, mills)
