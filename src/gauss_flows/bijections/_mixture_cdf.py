@@ -385,9 +385,15 @@ def _mixture_gaussianize_jvp(primals, tangents):
     signed_mills = jnp.where(wrong, -mills, mills)
     dlog_w = dlogits - _sum_components(w * dlogits)[..., None]
     dt = inv_s * (dx[..., None] - dmeans) - t * dlog_scales
-    dz = (sign * e_big) * _sum_components(share * dlog_w) + e_small * _sum_components(
-        p * (sign[..., None] * signed_mills * dlog_w + dt)
+    # One coefficient per component for dlog_w, contracted with it as a dot product: its
+    # transpose is then a contraction too, where a broadcast-and-sum over the batch would
+    # be a reduction that costs several times more on CPU (11% of a training step).
+    dlog_w_coef = (sign * e_big)[..., None] * share + (sign * e_small)[..., None] * (
+        p * signed_mills
     )
+    dz = jnp.einsum(
+        "...k,...k->...", dlog_w_coef, dlog_w, precision="highest"
+    ) + e_small * _sum_components(p * dt)
     dlog_pdf = _sum_components(p * (inv_s * (dlog_w - t * dt - dlog_scales))) / pdf_sum
     return (z, log_dz_dx), (dz, dlog_pdf + z * dz)
 
