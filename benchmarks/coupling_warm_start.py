@@ -83,6 +83,8 @@ SETTINGS: list[tuple[Architecture, WarmSetting]] = [
                            warmup=0.05)),
     (TIGHT, WarmSetting("greedy tail_weight=0", dict(tail_weight=0.0), 1e-3)),
     (TIGHT, WarmSetting("greedy tail_weight=0", dict(tail_weight=0.0), 1.5e-3)),
+    (TIGHT, WarmSetting("greedy tail_weight=0, component_counts=(2, 8)",
+                        dict(tail_weight=0.0, component_counts=(2, 8)), 1e-3, warmup=0.02)),
 ]
 
 

@@ -21,6 +21,7 @@ from jaxtyping import Array, ArrayLike, PyTree
 from tqdm.auto import tqdm
 
 from gauss_flows._validation import as_data_matrix
+from gauss_flows.bijections._mixture_cdf import native_reductions
 
 
 def _mean_nll(params, static, xb: Array) -> Array:
@@ -68,7 +69,9 @@ def make_optimizer(
 
 # On CPU, XLA hands small reductions to YNNPACK by default; for the many small reductions
 # of a Gaussianization flow's step its own fused loops are faster (about 10% per step on
-# the seed's flow). Applied only to the training chunk, and only if this XLA knows the flag.
+# the seed's flow). Applied only to the training chunk, and only if this XLA knows the flag;
+# the chunk is then traced with the mixture-CDF derivative written for those loops
+# (``native_reductions``).
 _CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 
@@ -240,11 +243,12 @@ def train_flow(
         per_call = 1 if X_val is not None or time_budget is not None else _RECORDS_PER_CALL
         while done < steps:
             n_steps = min(per_call * log_every, steps - done)
-            new = _compiled_chunk()(
-                params, state, key, X, X_val, noise,
-                static=static, schedule=schedule, batch=batch, n_steps=n_steps,
-                batch_sharding=batch_sharding,
-            )
+            with native_reductions(bool(_chunk_compiler_options())):
+                new = _compiled_chunk()(
+                    params, state, key, X, X_val, noise,
+                    static=static, schedule=schedule, batch=batch, n_steps=n_steps,
+                    batch_sharding=batch_sharding,
+                )
             losses = np.asarray(new[3])
             if not np.all(np.isfinite(losses)):
                 bad = done + int(np.flatnonzero(~np.isfinite(losses))[0])
