@@ -316,6 +316,19 @@ def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     return z, log_dz_dx, parts
 
 
+def _batch_last(x: Array) -> Array:
+    """``x`` with its leading (batch) axis moved last, materialised as a contraction.
+
+    A plain transpose would be fused into every per-component loop that reads it, which
+    then reads across rows instead of along them; a product with the identity is not
+    fused, so those loops read one contiguous array.
+    """
+    if x.ndim < 2:
+        return x
+    eye = jnp.eye(x.shape[-1], dtype=x.dtype)
+    return jnp.einsum("cj,b...j->...cb", eye, x, precision="highest")
+
+
 @jax.custom_batching.custom_vmap
 def _gaussianize_parts_batch_minor(x, logits, means, log_scales):
     """:func:`_gaussianize_parts`, batched with the batch as the fastest-varying axis.
@@ -331,7 +344,7 @@ def _gaussianize_parts_batch_minor(x, logits, means, log_scales):
 @_gaussianize_parts_batch_minor.def_vmap
 def _gaussianize_parts_batch_minor_rule(axis_size, in_batched, x, logits, means, log_scales):
     x_batched, *params_batched = in_batched
-    x = jnp.moveaxis(x, 0, -1) if x_batched else x[..., None]
+    x = _batch_last(x) if x_batched else x[..., None]
     params = [
         jnp.moveaxis(a, 0, -1) if batched else a[..., None]
         for a, batched in zip((logits, means, log_scales), params_batched, strict=True)
