@@ -459,7 +459,7 @@ def _mixture_gaussianize_jvp(primals, tangents):
         + e_small * _sum_components(p * dt_params)
     )
     dlog_pdf = (
-        _sum_components(p * inv_s * (dlog_w - t * dt_params - dlog_scales))
+        _sum_components(p * (inv_s * (dlog_w - t * dt_params - dlog_scales)))
         - pdf_slope_sum * dx
     ) / pdf_sum
     return (z, log_dz_dx), (dz, dlog_pdf + z * dz)
