@@ -344,6 +344,11 @@ def _gaussianize_parts_batch_minor(x, logits, means, log_scales):
 @_gaussianize_parts_batch_minor.def_vmap
 def _gaussianize_parts_batch_minor_rule(axis_size, in_batched, x, logits, means, log_scales):
     x_batched, *params_batched = in_batched
+    if not (x_batched or any(params_batched)):
+        # Reached with nothing batched when JAX differentiates this function inside a vmap
+        # over tangents only (forward-mode Jacobians, Hessians): nothing to batch.
+        out = _gaussianize_parts(x, logits, means, log_scales)
+        return out, jax.tree.map(lambda _: False, out)
     x = _batch_last(x) if x_batched else x[..., None]
     params = [
         jnp.moveaxis(a, 0, -1) if batched else a[..., None]
