@@ -250,6 +250,24 @@ def _sum_over(axis: int, a: Array) -> Array:
     return _sum_components(a) if axis == -1 else jnp.sum(a, axis=axis)
 
 
+def _sum_over_unrolled(axis: int, a: Array) -> Array:
+    """Sum over the component axis as a chain of additions when it is not the last axis.
+
+    For summands with a per-component parameter factor (``p_k/σ_k``): handed to YNNPACK
+    as a reduction, XLA first materialises the broadcast factors and the products, and the
+    reduction itself runs several times slower than for a plain array; as additions of
+    slices the products and the sum are one loop. (For the other sums the reduction is the
+    faster of the two; the seed's training step is about 4% faster this way.)
+    """
+    if axis == -1:
+        return _sum_components(a)
+    axis = axis % a.ndim
+    total = jax.lax.index_in_dim(a, 0, axis, keepdims=False)
+    for k in range(1, a.shape[axis]):
+        total = total + jax.lax.index_in_dim(a, k, axis, keepdims=False)
+    return total
+
+
 def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     """Forward pass of the mixture map and the pieces its derivative needs.
 
@@ -301,9 +319,9 @@ def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     tail_or_scaled = jnp.where(has_big, tail, small_sum)  # T, or T/κ when B = 0
     log_tail = jnp.log(tail_or_scaled) + jnp.where(has_big, 0.0, shift)
     pdf_terms = p * inv_s
-    pdf_sum = _sum_over(axis, pdf_terms)
+    pdf_sum = _sum_over_unrolled(axis, pdf_terms)
     # Σ_k p_k t_k / σ_k², which the derivative with respect to x needs.
-    pdf_slope_sum = _sum_over(axis, pdf_terms * inv_s * t)
+    pdf_slope_sum = _sum_over_unrolled(axis, pdf_terms * inv_s * t)
     log_pdf = shift + jnp.log(pdf_sum)
     # The central branch of Φ⁻¹ (T > e⁻², far from underflow) takes T itself.
     z_tail = _log_ndtri_lower(jnp.minimum(log_tail, _LOG_HALF), jnp.minimum(tail, 0.5))
