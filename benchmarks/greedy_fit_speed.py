@@ -16,13 +16,12 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flowjax.bijections import Chain
 from sklearn.mixture import GaussianMixture
 
 import gauss_flows as gf
-from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
+from gauss_flows.bijections import GaussianizationStack, HouseholderRotation, MixtureCDFGaussianization
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize
-from gauss_flows.flows import assemble_flow, gaussianization_block, stack_blocks, standardizer
+from gauss_flows.flows import assemble_flow, gaussianization_block, stack_blocks
 
 from _common import markdown_table, non_gaussian_data, timed, write_report
 
@@ -46,8 +45,7 @@ def sklearn_rbig(X: np.ndarray, *, n_layers: int, n_components: int, seed: int =
         params = [jnp.asarray(np.stack(p)) for p in (logits, means, log_scales)]
         z = np.asarray(mixture_gaussianize(jnp.asarray(y), *params)[0])
         blocks.append(gaussianization_block(rot, MixtureCDFGaussianization(*params)))
-    gaussianizer = Chain([standardizer(loc, scale), stack_blocks(blocks)])
-    return assemble_flow(gaussianizer, X.shape[1])
+    return assemble_flow(GaussianizationStack(loc, scale, stack_blocks(blocks)), X.shape[1])
 
 
 def mean_nll(flow, X) -> float:

@@ -87,7 +87,7 @@ def run_model(model: str, budget_s: float, fit_rows: int) -> dict:
         if model == "recipe":
             flow = gf.fit_rbig(train, n_layers=None, fit_rows=fit_rows, val_data=val_small,
                                max_layers=12, random_state=0)
-            depth = int(gf.flows.blocks_of(flow).bijection.bijections[1].means.shape[0])
+            depth = int(gf.flows.blocks_of(flow).means.shape[0])
             greedy = (f"greedy: {depth} blocks × 8 comps (at most 12), each fitted on "
                       f"{fit_rows:,} rows, depth by validation LL")
         else:

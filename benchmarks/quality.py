@@ -117,7 +117,7 @@ def run_greedy(name: str, data, store: ResultStore) -> None:
 
     def greedy(label, **kw):
         flow, t = timed(lambda: jax.block_until_ready(gf.fit_rbig(train, **kw)))
-        depth = gf.flows.blocks_of(flow).bijection.bijections[1].logits.shape[0]
+        depth = gf.flows.blocks_of(flow).logits.shape[0]
         store.add([name, label, depth, t, nll(flow, train), nll(flow, test)])
         return t
 
@@ -144,7 +144,7 @@ def run_recipe(name: str, data, store: ResultStore, args) -> None:
     recipe, t_recipe = timed(
         lambda: gf.fit_density(train, steps=args.steps, time_budget=args.time_budget)
     )
-    depth = gf.flows.blocks_of(recipe).bijection.bijections[1].logits.shape[0]
+    depth = gf.flows.blocks_of(recipe).logits.shape[0]
     capped = "" if args.time_budget is None else f", fine-tuning capped at {args.time_budget:g} s"
     store.add([name, f"recipe fit_density (<= {args.steps} steps in all{capped})", depth,
                t_recipe, nll(recipe, train), nll(recipe, test)])

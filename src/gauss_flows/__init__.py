@@ -8,6 +8,8 @@ recommended one-call recipe.
 
 from gauss_flows import bijections, datasets, fit
 from gauss_flows.bijections import (
+    GaussianizationBlock,
+    GaussianizationStack,
     HouseholderRotation,
     MixtureCDFCoupling,
     MixtureCDFGaussianization,
@@ -34,7 +36,9 @@ from gauss_flows.train import train_flow
 __version__ = "0.1.0"
 
 __all__ = [
+    "GaussianizationBlock",
     "GaussianizationDensity",
+    "GaussianizationStack",
     "HouseholderRotation",
     "Intermediates",
     "LayerTable",

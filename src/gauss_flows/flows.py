@@ -10,12 +10,14 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import paramax
-from flowjax.bijections import Affine, Chain, Invert, Scan
+from flowjax.bijections import Chain, Invert
 from flowjax.bijections.bijection import AbstractBijection
 from flowjax.distributions import StandardNormal, Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows.bijections import (
+    GaussianizationBlock,
+    GaussianizationStack,
     HouseholderRotation,
     MixtureCDFCoupling,
     MixtureCDFGaussianization,
@@ -25,34 +27,19 @@ from gauss_flows.bijections._arrays import on_single_cpu
 
 def gaussianization_block(
     rotation: HouseholderRotation, marginal: MixtureCDFGaussianization
-) -> Chain:
+) -> GaussianizationBlock:
     """One Gaussianization block: rotate, then Gaussianize every dimension."""
-    return Chain([rotation, marginal])
+    return GaussianizationBlock(rotation, marginal)
 
 
-def standardizer(loc: ArrayLike, scale: ArrayLike) -> AbstractBijection:
-    """Fixed affine map ``(x − loc) / scale`` taking data units to standardised units.
-
-    It is wrapped as non-trainable, so fine-tuning leaves the user's units alone.
-    """
-    return _standardizer(jnp.asarray(loc, dtype=float), jnp.asarray(scale, dtype=float))
-
-
-@eqx.filter_jit
-def _standardizer(loc: Array, scale: Array) -> AbstractBijection:
-    # Built in one compiled call: eagerly, each of Affine's few array operations would
-    # be compiled on its own the first time (about 0.3 s in all).
-    return paramax.non_trainable(Affine(-loc / scale, 1.0 / scale))
-
-
-def stack_blocks(blocks: Sequence[AbstractBijection]) -> Scan:
-    """Stack blocks of identical structure into one ``Scan`` over depth."""
+def stack_blocks(blocks: Sequence[AbstractBijection]) -> AbstractBijection:
+    """Stack blocks of identical structure into one bijection with a leading depth axis."""
     if not blocks:
         raise ValueError("a flow needs at least one block")
     arrays = [eqx.filter(b, eqx.is_array) for b in blocks]
     static = eqx.filter(blocks[0], eqx.is_array, inverse=True)
     stacked = jax.tree.map(_stack, *arrays)
-    return Scan(eqx.combine(stacked, static))
+    return eqx.combine(stacked, static)
 
 
 def _stack(*arrays: Array) -> Array:
@@ -81,9 +68,10 @@ def gaussianization_flow(
 ) -> Transformed:
     """A randomly initialised, trainable Gaussianization flow.
 
-    The density is ``Transformed(N(0, I), Invert(G))`` where the Gaussianizer ``G`` first
-    standardises (a fixed affine map) and then applies ``n_layers`` blocks of Householder
-    rotation + mixture-CDF marginal Gaussianization, stacked in a ``Scan``. ``fit_rbig``
+    The density is ``Transformed(N(0, I), Invert(G))`` where the Gaussianizer ``G`` (a
+    :class:`GaussianizationStack`) first standardises (a fixed affine map) and then applies
+    ``n_layers`` blocks of Householder rotation + mixture-CDF marginal Gaussianization
+    (:class:`GaussianizationBlock`), stacked along depth and applied in one scan. ``fit_rbig``
     with the same sizes returns the same pytree structure, so a greedy fit can replace
     this random start.
 
@@ -112,7 +100,7 @@ def gaussianization_flow(
     loc = jnp.zeros(n_dims) if loc is None else jnp.broadcast_to(jnp.asarray(loc, float), (n_dims,))
     scale = jnp.ones(n_dims) if scale is None else jnp.broadcast_to(jnp.asarray(scale, float), (n_dims,))
 
-    def make_block(k: PRNGKeyArray) -> Chain:
+    def make_block(k: PRNGKeyArray) -> GaussianizationBlock:
         k_rot, k_marg = jr.split(k)
         return gaussianization_block(
             HouseholderRotation.random(k_rot, n_dims=n_dims),
@@ -127,8 +115,7 @@ def gaussianization_flow(
         )
 
     blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
-    gaussianizer = Chain([standardizer(loc, scale), Scan(blocks)])
-    return assemble_flow(gaussianizer, n_dims)
+    return assemble_flow(GaussianizationStack(loc, scale, blocks), n_dims)
 
 
 def _check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
@@ -137,10 +124,9 @@ def _check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
 
 
-def blocks_of(flow: Transformed) -> Scan:
-    """The stacked blocks (a ``Scan``) inside a Gaussianization flow."""
-    gaussianizer = flow.bijection.bijection
-    return gaussianizer.bijections[1]
+def blocks_of(flow: Transformed) -> AbstractBijection:
+    """The stacked blocks (leaves with a leading depth axis) inside a Gaussianization flow."""
+    return flow.bijection.bijection.blocks
 
 
 def latent(flow: Transformed, X: Array) -> Array:
@@ -184,8 +170,9 @@ def coupling_gaussianization_flow(
 ) -> Transformed:
     """A randomly initialised, trainable coupling Gaussianization flow.
 
-    The density is ``Transformed(N(0, I), Invert(G))``: the Gaussianizer ``G`` standardises
-    (a fixed affine map) and then applies ``n_layers`` blocks, stacked in a ``Scan``, each a
+    The density is ``Transformed(N(0, I), Invert(G))``: the Gaussianizer ``G`` (a
+    :class:`GaussianizationStack`) standardises (a fixed affine map) and then applies
+    ``n_layers`` blocks, stacked along depth and applied in one scan, each a
     Householder rotation followed by two :class:`MixtureCDFCoupling` layers: the first
     ``n_dims // 2`` dimensions condition the mixture-CDF maps of the rest, then the rest
     condition the first. :func:`fit_rbig_coupling` with the same sizes returns the same
@@ -255,8 +242,7 @@ def coupling_gaussianization_flow(
         )
 
     blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
-    gaussianizer = Chain([standardizer(loc, scale), Scan(blocks)])
-    return assemble_flow(gaussianizer, n_dims)
+    return assemble_flow(GaussianizationStack(loc, scale, blocks), n_dims)
 
 
 def _check_coupling_sizes(*, n_dims: int, nn_width: int, nn_depth: int) -> None:

@@ -1,8 +1,9 @@
 """Look inside a Gaussianization flow: the data after every block, and per-block diagnostics.
 
-Works for any flow laid out as ``Transformed(base, Invert(Chain([..., Scan(block), ...])))``:
-diagonal and coupling flows, greedy fits and trained flows alike. The stacked ``Scan``
-pytree is sliced by depth and every block's ``transform_and_log_det`` is applied to all
+Works for the library's flows, ``Transformed(base, Invert(GaussianizationStack(...)))``
+(diagonal and coupling flows, greedy fits and trained flows alike), and for any flow laid
+out as ``Transformed(base, Invert(Chain([..., Scan(block), ...])))``. The stacked blocks
+are sliced by depth and every block's ``transform_and_log_det`` is applied to all
 rows, so nothing here depends on what a block is made of.
 """
 
@@ -25,6 +26,7 @@ from jaxtyping import Array, ArrayLike
 
 from gauss_flows._information.entropy1d import check_spacing, negentropy, negentropy_null, spacing_entropy
 from gauss_flows._validation import as_data_matrix
+from gauss_flows.bijections import GaussianizationStack
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -52,6 +54,8 @@ def _split_gaussianizer(flow: Transformed) -> tuple[list[AbstractBijection], Sca
     if not isinstance(bijection, Invert):
         raise ValueError("expected a flow of the form Transformed(base, Invert(gaussianizer))")
     gaussianizer = bijection.bijection
+    if isinstance(gaussianizer, GaussianizationStack):
+        return [gaussianizer.standardizer], Scan(gaussianizer.blocks), []
     layers = list(gaussianizer.bijections) if isinstance(gaussianizer, Chain) else [gaussianizer]
     scans = [i for i, layer in enumerate(layers) if isinstance(layer, Scan)]
     if len(scans) != 1:

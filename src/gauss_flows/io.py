@@ -32,7 +32,11 @@ import jax.random as jr
 import numpy as np
 
 FORMAT_NAME = "gauss_flows.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 (gauss_flows before the flat GaussianizationStack layout) held the same arrays in
+# the same order, except that the standardisation's multiplier was stored through flowjax's
+# Affine parameterisation, as its inverse softplus; loading converts it.
+_V1_MULTIPLIER_SUFFIX = ".scale.args[0].tree"
 _HEADER = "header.json"
 
 
@@ -59,15 +63,13 @@ class _Builder:
 
 
 def _detect_diagonal(model: Any) -> dict[str, Any]:
-    from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
+    from gauss_flows.bijections import GaussianizationBlock
     from gauss_flows.flows import blocks_of
 
-    rotation, marginal = blocks_of(model).bijection.bijections
-    if not isinstance(rotation, HouseholderRotation) or not isinstance(
-        marginal, MixtureCDFGaussianization
-    ):
+    blocks = blocks_of(model)
+    if not isinstance(blocks, GaussianizationBlock):
         raise TypeError("not a rotation + mixture-CDF block")
-    n_layers, n_dims, n_components = marginal.logits.shape
+    n_layers, n_dims, n_components = blocks.logits.shape
     return {"n_dims": int(n_dims), "n_layers": int(n_layers), "n_components": int(n_components)}
 
 
@@ -81,7 +83,7 @@ def _detect_coupling(model: Any) -> dict[str, Any]:
     from gauss_flows.bijections import HouseholderRotation, MixtureCDFCoupling
     from gauss_flows.flows import blocks_of
 
-    rotation, first, second = blocks_of(model).bijection.bijections
+    rotation, first, second = blocks_of(model).bijections
     if not isinstance(rotation, HouseholderRotation) or not all(
         isinstance(layer, MixtureCDFCoupling) for layer in (first, second)
     ):
@@ -412,11 +414,27 @@ def load(path: str | os.PathLike) -> Any:
     return _load(path, os.fspath(path))
 
 
+def _upgrade_format_1(arrays: list[np.ndarray], entries: list[dict], name: str) -> list[np.ndarray]:
+    """Format-1 arrays in format 2: the standardisation's multiplier as itself."""
+    found = [i for i, e in enumerate(entries) if str(e.get("path", "")).endswith(_V1_MULTIPLIER_SUFFIX)]
+    if len(found) != 1:
+        raise ModelFileError(
+            f"model file {name!r} (format version 1) does not hold the standardisation's "
+            "scale where that format keeps it"
+        )
+    arrays = list(arrays)
+    # The same softplus the format-1 model applied on every call, so log_prob is unchanged.
+    arrays[found[0]] = np.asarray(jax.nn.softplus(jnp.asarray(arrays[found[0]])))
+    return arrays
+
+
 def _load(source: Any, name: str) -> Any:
     with _open(source) as zf:
         header = _header(zf, name)
         entries = header["arrays"]
         arrays = [_read_array(zf, i, entry, name) for i, entry in enumerate(entries)]
+    if header["format_version"] == 1:
+        arrays = _upgrade_format_1(arrays, entries, name)
     builders = {b.name: b for b in _BUILDERS}
     builder = builders.get(header["builder"])
     if builder is None:

@@ -7,8 +7,11 @@ from gauss_flows.bijections.rotation import (
     householder_decomposition,
     householder_product,
 )
+from gauss_flows.bijections.stack import GaussianizationBlock, GaussianizationStack
 
 __all__ = [
+    "GaussianizationBlock",
+    "GaussianizationStack",
     "HouseholderRotation",
     "MixtureCDFCoupling",
     "MixtureCDFGaussianization",

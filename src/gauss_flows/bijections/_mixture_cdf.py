@@ -425,6 +425,11 @@ def native_reductions(enabled: bool = True) -> Iterator[None]:
         _NATIVE_REDUCTIONS.reset(token)
 
 
+def native_reductions_enabled() -> bool:
+    """Whether code is being traced inside :func:`native_reductions`."""
+    return _NATIVE_REDUCTIONS.get()
+
+
 @jax.custom_jvp
 def _mixture_gaussianize(x, logits, means, log_scales):
     z, log_dz_dx, _ = _gaussianize_parts_batch_minor(x, logits, means, log_scales)
@@ -461,7 +466,7 @@ def _mixture_gaussianize_jvp(primals, tangents):
     share = jnp.where(wrong, w / jnp.where(has_big, big_sum, 1.0)[..., None], 0.0)
     signed_mills = jnp.where(wrong, -mills, mills)
     dlog_w = dlogits - _sum_components(w * dlogits)[..., None]
-    if _NATIVE_REDUCTIONS.get():
+    if native_reductions_enabled():
         dt = inv_s * (dx[..., None] - dmeans) - t * dlog_scales
         dz = (sign * e_big) * _sum_components(share * dlog_w) + e_small * _sum_components(
             p * (sign[..., None] * signed_mills * dlog_w + dt)

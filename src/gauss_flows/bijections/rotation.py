@@ -195,10 +195,10 @@ class HouseholderRotation(AbstractBijection):
         return householder_product(self.vectors, self.signs)
 
     def transform_and_log_det(self, x, condition=None):
-        return _apply(self.matrix, x), jnp.zeros((), x.dtype)
+        return apply_matrix(self.matrix, x), jnp.zeros((), x.dtype)
 
     def inverse_and_log_det(self, y, condition=None):
-        return _apply(self.matrix.T, y), jnp.zeros((), y.dtype)
+        return apply_matrix(self.matrix.T, y), jnp.zeros((), y.dtype)
 
 
 # Up to this many dimensions a rotation is applied as a broadcast multiply and a sum, which
@@ -206,7 +206,7 @@ class HouseholderRotation(AbstractBijection):
 _ELEMENTWISE_MAX_DIM = 8
 
 
-def _apply(matrix: Array, x: Array) -> Array:
+def apply_matrix(matrix: Array, x: Array) -> Array:
     """``matrix @ x`` for one sample ``x``."""
     if x.shape[-1] <= _ELEMENTWISE_MAX_DIM:
         return jnp.sum(matrix * x[..., None, :], axis=-1)

@@ -9,12 +9,16 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flowjax.bijections import Chain
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows._validation import as_data_matrix
-from gauss_flows.bijections import HouseholderRotation, MixtureCDFGaussianization
+from gauss_flows.bijections import (
+    GaussianizationBlock,
+    GaussianizationStack,
+    HouseholderRotation,
+    MixtureCDFGaussianization,
+)
 from gauss_flows.bijections._arrays import on_single_cpu
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
@@ -25,7 +29,6 @@ from gauss_flows.flows import (
     assemble_flow,
     gaussianization_block,
     stack_blocks,
-    standardizer,
 )
 
 
@@ -111,7 +114,7 @@ def _fit_block(
     return (q, params), z_new, gain, val
 
 
-def _block(q: Array, params: MixtureParams) -> Chain:
+def _block(q: Array, params: MixtureParams) -> GaussianizationBlock:
     """The trainable block for a fitted rotation matrix and mixture parameters.
 
     The rotation's Householder form comes from LAPACK on the host, which keeps the
@@ -334,5 +337,4 @@ def fit_rbig(
             break
     if n_layers is None and held_out is not None and len(blocks) == max_layers:
         blocks = blocks[: max(int(np.argmax(held_out)), 1)]
-    gaussianizer = Chain([standardizer(loc, scale), stack_blocks(blocks)])
-    return assemble_flow(gaussianizer, d)
+    return assemble_flow(GaussianizationStack(loc, scale, stack_blocks(blocks)), d)

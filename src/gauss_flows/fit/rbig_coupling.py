@@ -8,8 +8,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.random as jr
-import paramax
-from flowjax.bijections import Chain, Scan
+from flowjax.bijections import Chain
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
@@ -99,8 +98,8 @@ def fit_rbig_coupling(
         random_state=random_state,
         **greedy_options,
     )
-    standardize, scan = greedy.bijection.bijection.bijections
-    rotation, marginal = paramax.unwrap(scan).bijection.bijections
+    stack = greedy.bijection.bijection
+    fitted = stack.blocks
     split = n_dims // 2
     options = dict(
         n_dims=n_dims,
@@ -122,9 +121,7 @@ def fit_rbig_coupling(
             MixtureCDFCoupling.from_mixture(k_second, *head, cond_first=False, **options),
         )
 
-    depth = rotation.vectors.shape[0]
-    params = (marginal.logits, marginal.means, marginal.log_scales)
-    blocks = eqx.filter_vmap(make_block)(
-        jr.split(key, depth), rotation.vectors, rotation.signs, params
-    )
-    return assemble_flow(Chain([standardize, Scan(blocks)]), n_dims)
+    depth = fitted.vectors.shape[0]
+    params = (fitted.logits, fitted.means, fitted.log_scales)
+    blocks = eqx.filter_vmap(make_block)(jr.split(key, depth), fitted.vectors, fitted.signs, params)
+    return assemble_flow(eqx.tree_at(lambda s: s.blocks, stack, blocks), n_dims)
