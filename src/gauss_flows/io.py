@@ -433,8 +433,6 @@ def _load(source: Any, name: str) -> Any:
         header = _header(zf, name)
         entries = header["arrays"]
         arrays = [_read_array(zf, i, entry, name) for i, entry in enumerate(entries)]
-    if header["format_version"] == 1:
-        arrays = _upgrade_format_1(arrays, entries, name)
     builders = {b.name: b for b in _BUILDERS}
     builder = builders.get(header["builder"])
     if builder is None:
@@ -448,6 +446,8 @@ def _load(source: Any, name: str) -> Any:
             f"model file {name!r} holds {'/'.join(wide)} arrays, but JAX runs in 32-bit mode; "
             'call jax.config.update("jax_enable_x64", True) before loading it'
         )
+    if header["format_version"] == 1:
+        arrays = _upgrade_format_1(arrays, entries, name)
     try:
         skeleton = _skeleton(builder, header["arguments"])
     except Exception as err:  # noqa: BLE001 - the arguments come from the file
