@@ -27,6 +27,7 @@ from jaxtyping import Array, ArrayLike
 from gauss_flows._information.entropy1d import check_spacing, negentropy, negentropy_null, spacing_entropy
 from gauss_flows._validation import as_data_matrix
 from gauss_flows.bijections import GaussianizationStack
+from gauss_flows.bijections.stack import stack_depth
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -67,7 +68,7 @@ def _split_gaussianizer(flow: Transformed) -> tuple[list[AbstractBijection], Sca
 def n_blocks(flow: Transformed) -> int:
     """Number of stacked blocks in a flow."""
     _, scan, _ = _split_gaussianizer(flow)
-    return int(jax.tree.leaves(eqx.filter(scan.bijection, eqx.is_array))[0].shape[0])
+    return stack_depth(scan.bijection)
 
 
 def block(flow: Transformed, index: int) -> AbstractBijection:

@@ -95,15 +95,14 @@ class GaussianizationBlock(AbstractBijection):
         )
 
     def transform_and_log_det(self, x, condition=None):
-        y = apply_matrix(householder_product(self.vectors, self.signs), x)
-        z, log_dz_dy = mixture_gaussianize(y, self.logits, self.means, self.log_scales)
-        return z, log_dz_dy.sum()
+        matrix = householder_product(self.vectors, self.signs)
+        return _gaussianize_block(x, matrix, self.logits, self.means, self.log_scales)
 
     def inverse_and_log_det(self, y, condition=None):
-        x, log_dx_dz = mixture_degaussianize(
-            y, self.logits, self.means, self.log_scales, max_steps=self.max_inverse_steps
+        matrix = householder_product(self.vectors, self.signs)
+        return _degaussianize_block(
+            y, matrix, self.logits, self.means, self.log_scales, self.max_inverse_steps
         )
-        return apply_matrix(householder_product(self.vectors, self.signs).T, x), log_dx_dz.sum()
 
     def stacked_transform_and_log_det(self, x: Array) -> tuple[Array, Array]:
         """Apply every block of a stack (leaves with a leading depth axis) in order.
@@ -119,9 +118,8 @@ class GaussianizationBlock(AbstractBijection):
 
         def step(carry, block):
             y, log_det = carry
-            matrix, logits, means, log_scales = block
-            z, log_dz_dy = mixture_gaussianize(apply_matrix(matrix, y), logits, means, log_scales)
-            return (z, log_det + log_dz_dy.sum()), None
+            z, log_det_block = _gaussianize_block(y, *block)
+            return (z, log_det + log_det_block), None
 
         blocks = (matrices, self.logits, self.means, self.log_scales)
         (z, log_det), _ = jax.lax.scan(step, (x, jnp.zeros((), x.dtype)), blocks)
@@ -133,15 +131,29 @@ class GaussianizationBlock(AbstractBijection):
 
         def step(carry, block):
             y, log_det = carry
-            matrix, logits, means, log_scales = block
-            x, log_dx_dz = mixture_degaussianize(
-                y, logits, means, log_scales, max_steps=self.max_inverse_steps
-            )
-            return (apply_matrix(matrix.T, x), log_det + log_dx_dz.sum()), None
+            x, log_det_block = _degaussianize_block(y, *block, self.max_inverse_steps)
+            return (x, log_det + log_det_block), None
 
         blocks = (matrices, self.logits, self.means, self.log_scales)
         (x, log_det), _ = jax.lax.scan(step, (z, jnp.zeros((), z.dtype)), blocks, reverse=True)
         return x, log_det
+
+
+def _gaussianize_block(x, matrix, logits, means, log_scales) -> tuple[Array, Array]:
+    """One diagonal block, data → latent: rotate by ``matrix``, then the mixture-CDF map."""
+    z, log_dz_dy = mixture_gaussianize(apply_matrix(matrix, x), logits, means, log_scales)
+    return z, log_dz_dy.sum()
+
+
+def _degaussianize_block(z, matrix, logits, means, log_scales, max_steps) -> tuple[Array, Array]:
+    """One diagonal block, latent → data: :func:`_gaussianize_block` undone."""
+    y, log_dy_dz = mixture_degaussianize(z, logits, means, log_scales, max_steps=max_steps)
+    return apply_matrix(matrix.T, y), log_dy_dz.sum()
+
+
+def stack_depth(blocks: AbstractBijection) -> int:
+    """Number of blocks in a bijection whose array leaves carry a leading depth axis."""
+    return int(jax.tree.leaves(eqx.filter(blocks, eqx.is_array))[0].shape[0])
 
 
 class GaussianizationStack(AbstractBijection):
@@ -188,19 +200,10 @@ class GaussianizationStack(AbstractBijection):
         self.blocks = blocks
         self.shape = blocks.shape
 
-    @classmethod
-    def from_affine(
-        cls, shift: ArrayLike, multiplier: ArrayLike, blocks: AbstractBijection
-    ) -> "GaussianizationStack":
-        """A stack whose standardisation is ``x * multiplier + shift``, exactly."""
-        stack = cls(jnp.zeros(blocks.shape), jnp.ones(blocks.shape), blocks)
-        moments = (jnp.asarray(shift, dtype=float), jnp.asarray(multiplier, dtype=float))
-        return eqx.tree_at(lambda s: s.moments, stack, paramax.NonTrainable(moments))
-
     @property
     def n_blocks(self) -> int:
         """Number of stacked blocks."""
-        return int(jax.tree.leaves(eqx.filter(self.blocks, eqx.is_array))[0].shape[0])
+        return stack_depth(self.blocks)
 
     @property
     def loc(self) -> Array:
@@ -223,23 +226,18 @@ class GaussianizationStack(AbstractBijection):
         return Chain([self.standardizer, Scan(self.blocks)])
 
     def transform_and_log_det(self, x, condition=None):
-        shift, multiplier = paramax.unwrap(self.moments)
-        log_det = jnp.log(jnp.abs(multiplier)).sum()
+        x, log_det = self.standardizer.transform_and_log_det(x)
+        # Blocks that can run a whole stack themselves (diagonal blocks) do; others are
+        # applied by flowjax's Scan.
         stacked = getattr(self.blocks, "stacked_transform_and_log_det", None)
-        if stacked is not None:
-            z, log_det_blocks = stacked(x * multiplier + shift)
-        else:
-            z, log_det_blocks = Scan(self.blocks).transform_and_log_det(x * multiplier + shift)
+        z, log_det_blocks = (stacked or Scan(self.blocks).transform_and_log_det)(x)
         return z, log_det + log_det_blocks
 
     def inverse_and_log_det(self, y, condition=None):
-        shift, multiplier = paramax.unwrap(self.moments)
         stacked = getattr(self.blocks, "stacked_inverse_and_log_det", None)
-        if stacked is not None:
-            x, log_det_blocks = stacked(y)
-        else:
-            x, log_det_blocks = Scan(self.blocks).inverse_and_log_det(y)
-        return (x - shift) / multiplier, log_det_blocks - jnp.log(jnp.abs(multiplier)).sum()
+        x, log_det_blocks = (stacked or Scan(self.blocks).inverse_and_log_det)(y)
+        x, log_det = self.standardizer.inverse_and_log_det(x)
+        return x, log_det_blocks + log_det
 
 
 class Standardization(AbstractBijection):
