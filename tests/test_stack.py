@@ -120,6 +120,21 @@ def test_mismatched_shapes_are_refused():
         )
 
 
+@pytest.mark.parametrize(
+    "loc, scale, message",
+    [
+        (0.0, 0.0, "scale must be finite and positive"),
+        (0.0, -1.0, "scale must be finite and positive"),
+        (0.0, float("inf"), "scale must be finite and positive"),
+        (float("nan"), 1.0, "loc must be finite"),
+    ],
+)
+def test_bad_standardisation_is_refused(loc, scale, message):
+    for build in (gf.gaussianization_flow, gf.coupling_gaussianization_flow):
+        with pytest.raises(ValueError, match=message):
+            build(jr.key(0), n_dims=2, n_layers=1, loc=loc, scale=scale)
+
+
 def test_both_builders_use_the_flat_layout():
     diagonal = gf.gaussianization_flow(jr.key(0), n_dims=3, n_layers=2, n_components=3)
     coupling = gf.coupling_gaussianization_flow(jr.key(0), n_dims=3, n_layers=2, n_components=3, nn_width=4)

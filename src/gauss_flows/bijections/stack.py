@@ -196,6 +196,7 @@ class GaussianizationStack(AbstractBijection):
                 f"loc and scale must have the blocks' shape {blocks.shape}; got {loc.shape} "
                 f"and {scale.shape}"
             )
+        _check_moments(loc, scale)
         self.moments = paramax.NonTrainable(_shift_and_multiplier(loc, scale))
         self.blocks = blocks
         self.shape = blocks.shape
@@ -263,6 +264,16 @@ class Standardization(AbstractBijection):
     def inverse_and_log_det(self, y, condition=None):
         shift, multiplier = paramax.unwrap(self.moments)
         return (y - shift) / multiplier, -jnp.log(jnp.abs(multiplier)).sum()
+
+
+def _check_moments(loc: Array, scale: Array) -> None:
+    """A clear error for a standardisation that would make every density NaN or infinite."""
+    if isinstance(loc, jax.core.Tracer) or isinstance(scale, jax.core.Tracer):
+        return  # traced (shapes only, or inside a transformation): nothing to inspect
+    if not bool(jnp.all(jnp.isfinite(loc))):
+        raise ValueError(f"the standardisation's loc must be finite; got {loc}")
+    if not bool(jnp.all(jnp.isfinite(scale) & (scale > 0))):
+        raise ValueError(f"the standardisation's scale must be finite and positive; got {scale}")
 
 
 @eqx.filter_jit
