@@ -79,6 +79,37 @@ def test_training_improves_and_records_validation(flow, data):
     np.testing.assert_allclose(val[0], -jnp.mean(flow.log_prob(X_val)), rtol=1e-10)
 
 
+def test_several_monitored_data_sets(flow, data):
+    X_val = data[::3]
+    monitored = {"training set": data, "held out": X_val}
+    trained, traj, val = gf.train_flow(
+        flow, data, steps=200, peak_lr=3e-3, batch=128, val_data=monitored, log_every=50
+    )
+    assert list(val) == ["training set", "held out"]
+    _, traj_one, val_one = gf.train_flow(
+        flow, data, steps=200, peak_lr=3e-3, batch=128, val_data=X_val, log_every=50
+    )
+    # Monitoring changes nothing about training: same minibatch losses, same held-out NLL.
+    np.testing.assert_allclose(traj, traj_one, rtol=1e-12)
+    np.testing.assert_allclose(val["held out"], val_one, rtol=1e-12)
+    assert val["training set"].shape == (4,)
+    np.testing.assert_allclose(val["training set"][0], -jnp.mean(flow.log_prob(data)), rtol=1e-10)
+    # The whole-set NLL at each record lies within minibatch noise of that record's loss.
+    assert np.max(np.abs(val["training set"] - traj)) < 0.5
+
+
+def test_early_stopping_watches_the_first_monitored_set(flow, data):
+    X_val = data[::2]
+    monitored = {"held out": X_val, "training set": data}
+    trained, _, val = gf.train_flow(
+        flow, data, steps=2000, peak_lr=0.3, batch=64, val_data=monitored, patience=2,
+        log_every=10,
+    )
+    assert len(val["held out"]) == len(val["training set"]) < 200
+    best = -float(jnp.mean(trained.log_prob(X_val)))
+    assert best <= val["held out"].min() + 1e-9
+
+
 def test_standardiser_stays_fixed(flow, data):
     trained, _ = gf.train_flow(flow, data, steps=30, peak_lr=1e-2, batch=64)
     before = jax.tree.leaves(flow.bijection.bijection.moments)
@@ -118,6 +149,10 @@ def test_time_budget_stops_training(flow, data):
         (dict(steps=10, peak_lr=1e-3, warmup=-0.1), "warmup"),
         (dict(steps=10, peak_lr=1e-3, warmup=float("nan")), "warmup"),
         (dict(steps=10, peak_lr=1e-3, warmup=True), "warmup"),
+        (dict(steps=10, peak_lr=1e-3, val_data={}), "empty mapping"),
+        (dict(steps=10, peak_lr=1e-3, val_data={0: np.zeros((5, 2))}), "names must be strings"),
+        (dict(steps=10, peak_lr=1e-3, val_data={"a": np.zeros((5, 3))}), r"val_data\['a'\]"),
+        (dict(steps=10, peak_lr=1e-3, val_data={"a": np.full((5, 2), np.nan)}), "NaN"),
     ],
 )
 def test_bad_settings(flow, data, kwargs, message):

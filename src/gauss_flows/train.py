@@ -6,7 +6,7 @@ import functools
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import equinox as eqx
@@ -100,11 +100,12 @@ def _train_chunk(
     ``schedule`` is ``(steps, peak_lr, clip_norm, warmup)``: the optimiser is rebuilt from it
     inside the compiled function, so repeated calls with the same settings reuse the
     compilation.
-    Returns the new state and, for logging, the loss of every step and the held-out NLL at
-    the chunk's start.
+    ``X_val`` is a tuple of monitored data sets (possibly empty).
+    Returns the new state and, for logging, the loss of every step and the mean NLL of
+    every monitored data set at the chunk's start.
     """
     optimizer = make_optimizer(*schedule)
-    val_nll = jnp.nan if X_val is None else _mean_nll(params, static, X_val)
+    val_nll = tuple(_mean_nll(params, static, X_v) for X_v in X_val)
 
     def step(carry, _):
         params, state, key = carry
@@ -132,7 +133,7 @@ def train_flow(
     clip_norm: float = 1.0,
     batch: int = 512,
     seed: int = 1,
-    val_data: ArrayLike | None = None,
+    val_data: ArrayLike | Mapping[str, ArrayLike] | None = None,
     log_every: int = 25,
     progress: bool = False,
     patience: int | None = None,
@@ -166,12 +167,15 @@ def train_flow(
         clip_norm: Global gradient-norm clip.
         batch: Minibatch size.
         seed: Seed of the minibatch sampling.
-        val_data: Optional held-out data; its mean NLL is recorded alongside.
+        val_data: Optional held-out data; its mean NLL is recorded alongside, at every
+            record. A mapping of names to data sets records each of them, e.g.
+            ``{"training set": X, "held out": X_test}`` for the NLL of the whole training
+            set (free of minibatch noise) beside the held-out NLL.
         log_every: Record the NLL every this many steps.
         progress: Show a progress bar.
         patience: With ``val_data``: stop once the held-out NLL has not improved for this
             many records, and return the flow with the best held-out NLL seen (the
-            starting flow included). ``None`` trains all ``steps`` and returns the last.
+            starting flow included). With a mapping, its first data set is the one watched. ``None`` trains all ``steps`` and returns the last.
         time_budget: Stop after about this many seconds of training (checked every
             ``log_every`` steps); the schedule still spans ``steps``.
         noise_std: Standard deviation of Gaussian noise added to every minibatch row
@@ -188,7 +192,8 @@ def train_flow(
     Returns:
         ``(trained_flow, train_nll)``, or ``(trained_flow, train_nll, val_nll)`` when
         ``val_data`` is given. The trajectories are NumPy arrays with one entry per
-        ``log_every`` steps. If the loss becomes non-finite, training stops with a
+        ``log_every`` steps; for a mapping ``val_data``, ``val_nll`` is a dict of such
+        arrays with its names. If the loss becomes non-finite, training stops with a
         warning and the flow from before the failing chunk is returned.
 
     Raises:
@@ -205,11 +210,7 @@ def train_flow(
     """
     n_dims = flow.shape[0] if flow.shape else None
     X = as_data_matrix(X, n_dims=n_dims, min_rows=1, check_constant=False)
-    X_val = None
-    if val_data is not None:
-        X_val = as_data_matrix(
-            val_data, name="val_data", n_dims=X.shape[1], min_rows=1, check_constant=False
-        ).astype(X.dtype)
+    val_names, X_val = _monitored_data(val_data, X)
     _check_positive_int("steps", steps)
     _check_positive_int("batch", batch)
     _check_positive_int("log_every", log_every)
@@ -228,19 +229,19 @@ def train_flow(
 
     if patience is not None:
         _check_positive_int("patience", patience)
-        if X_val is None:
+        if not X_val:
             raise ValueError("patience (early stopping) needs val_data")
     if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
         raise ValueError(f"time_budget must be a positive number of seconds; got {time_budget!r}")
 
-    train_nll, val_nll = [], []
+    train_nll, val_nll = [], [[] for _ in X_val]
     best_params, best_val, since_best = params, math.inf, 0
     start = time.perf_counter()
     with tqdm(total=steps, disable=not progress, desc="training", unit="step") as bar:
         done = 0
         # Without held-out data or a time budget nothing needs checking between records,
         # so several records' steps run in one call (fewer dispatches and host syncs).
-        per_call = 1 if X_val is not None or time_budget is not None else _RECORDS_PER_CALL
+        per_call = 1 if X_val or time_budget is not None else _RECORDS_PER_CALL
         while done < steps:
             n_steps = min(per_call * log_every, steps - done)
             with native_reductions(bool(_chunk_compiler_options())):
@@ -260,10 +261,11 @@ def train_flow(
                 )
                 break
             train_nll.extend(float(v) for v in losses[::log_every])
-            if X_val is not None:
-                val_nll.append(float(new[4]))  # held-out NLL of the chunk's starting params
-                if val_nll[-1] < best_val:
-                    best_params, best_val, since_best = params, val_nll[-1], 0
+            if X_val:
+                for record, value in zip(val_nll, new[4]):  # NLLs of the chunk's starting params
+                    record.append(float(value))
+                if val_nll[0][-1] < best_val:
+                    best_params, best_val, since_best = params, val_nll[0][-1], 0
                 else:
                     since_best += 1
             params, state, key = new[:3]
@@ -276,14 +278,44 @@ def train_flow(
                 break
 
     if patience is not None:
-        final_val = float(eqx.filter_jit(_mean_nll)(params, static, X_val))
+        final_val = float(eqx.filter_jit(_mean_nll)(params, static, X_val[0]))
         if final_val < best_val:
             best_params = params
         params = best_params
     trained = eqx.combine(params, static)
-    if X_val is None:
+    if val_names is None:
         return trained, np.asarray(train_nll)
-    return trained, np.asarray(train_nll), np.asarray(val_nll)
+    if isinstance(val_names, str):
+        return trained, np.asarray(train_nll), np.asarray(val_nll[0])
+    return trained, np.asarray(train_nll), {n: np.asarray(v) for n, v in zip(val_names, val_nll)}
+
+
+def _monitored_data(
+    val_data: ArrayLike | Mapping[str, ArrayLike] | None, X: Array
+) -> tuple[str | tuple[str, ...] | None, tuple[Array, ...]]:
+    """``(names, data sets)`` of ``train_flow``'s ``val_data``, each checked against ``X``.
+
+    ``names`` is ``None`` without ``val_data``, ``"val_data"`` for one array and the
+    mapping's keys for a mapping.
+    """
+    if val_data is None:
+        return None, ()
+    if isinstance(val_data, Mapping):
+        if not val_data:
+            raise ValueError("val_data is an empty mapping; give at least one data set")
+        names = tuple(val_data)
+        for name in names:
+            if not isinstance(name, str):
+                raise ValueError(f"val_data's names must be strings; got {name!r}")
+        given = [(f"val_data[{name!r}]", val_data[name]) for name in names]
+    else:
+        names, given = "val_data", [("val_data", val_data)]
+    checked = tuple(
+        as_data_matrix(data, name=label, n_dims=X.shape[1], min_rows=1, check_constant=False)
+        .astype(X.dtype)
+        for label, data in given
+    )
+    return names, checked
 
 
 def _split_trainable(flow, trainable) -> tuple[PyTree, PyTree]:
