@@ -3,10 +3,12 @@
 On the seed's moons (3000 standardised training rows; held out: a fresh sample with
 ``random_state=1`` standardised with the training mean and std), every gradient-trained
 model gets the same loop (``gauss_flows.train_flow``: Adam, clipping, one-cycle cosine LR,
-batch 512) for the same number of steps. It prints a markdown table of held-out NLL and
-wall-clock and writes it to ``benchmarks/results/coupling.md``.
+batch 512) for the same number of steps. A seed ``s`` sets every model's key, the greedy
+fits' ``random_state`` and the minibatch seed (``1 + s``). It prints markdown tables of
+held-out NLL and wall-clock, per seed and averaged over the seeds, and writes them to
+``benchmarks/results/coupling.md``.
 
-Run with ``python benchmarks/coupling.py [--steps 3000]``.
+Run with ``python benchmarks/coupling.py [--steps 3000] [--seeds 0 1 2]``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from flowjax.bijections import RationalQuadraticSpline
 from flowjax.distributions import StandardNormal
 from flowjax.flows import coupling_flow
@@ -30,46 +34,73 @@ from gauss_flows.datasets import load_moons
 jax.config.update("jax_enable_x64", True)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "coupling.md"
-SIZES = dict(n_layers=8, n_components=8)
+DIAGONAL = dict(n_layers=8, n_components=8)
+EXAMPLE = dict(n_layers=6, n_components=8, offset_bound=1.0, log_scale_bound=0.5)
+EXAMPLE_SETTINGS = "6 blocks (12 couplings) × 8 comps, MLP 1×32, offset bounds 1 and 0.5"
+DEFAULTS = dict(n_layers=4, n_components=8)
+DEFAULT_SETTINGS = "4 blocks (8 couplings) × 8 comps, MLP 1×32"
+FLOWJAX_SETTINGS = "8 layers, RQ spline 8 knots on [-4, 4], MLP 1×50"
+WARM = "coupling GF, warm (fit_rbig_coupling)"
+PEER = "flowjax coupling_flow *(peer)*"
 
 
-def models(X: jax.Array) -> list[tuple[str, str, float, Callable[[], object]]]:
-    """``(name, settings, peak LR, build)`` for every model; ``build`` is timed too."""
+class Model(NamedTuple):
+    """One benchmarked model: its label, settings, training schedule and builder."""
+
+    name: str
+    settings: str
+    peak_lr: float
+    warmup: float
+    build: Callable[[], object]
+
+
+def models(X: jax.Array, seed: int) -> list[Model]:
+    """Every model of one seed; ``build`` is timed with the training."""
+    key = jr.key(seed)
     spline = RationalQuadraticSpline(knots=8, interval=4.0)
-    flowjax = lambda: coupling_flow(jr.key(0), base_dist=StandardNormal((2,)), transformer=spline, flow_layers=8)
+    flowjax = lambda: coupling_flow(key, base_dist=StandardNormal((2,)), transformer=spline, flow_layers=8)
     return [
-        ("coupling GF, warm (fit_rbig_coupling)", "4 blocks (8 couplings) × 8 comps, MLP 1×32", 1e-3,
-         lambda: gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, n_layers=4, n_components=8)),
-        ("coupling GF, warm, greedy K per dimension from (2, 4)",
-         "4 blocks (8 couplings) × 8 comps, MLP 1×32; greedy component_counts=(2, 4)", 1e-3,
-         lambda: gf.fit_rbig_coupling(X, key=jr.key(0), random_state=0, n_layers=4, n_components=8,
-                                      component_counts=(2, 4))),
-        ("coupling GF, cold", "4 blocks (8 couplings) × 8 comps, MLP 1×32", 3e-3,
-         lambda: gf.coupling_gaussianization_flow(jr.key(0), n_dims=2, n_layers=4, n_components=8)),
-        ("diagonal GF, warm (fit_rbig)", "8 blocks × 8 comps", 1e-3,
-         lambda: gf.fit_rbig(X, random_state=0, **SIZES)),
-        ("flowjax coupling_flow *(peer)*", "8 layers, RQ spline 8 knots on [-4, 4], MLP 1×50", 1e-3, flowjax),
-        ("flowjax coupling_flow *(peer)*", "8 layers, RQ spline 8 knots on [-4, 4], MLP 1×50", 3e-3, flowjax),
+        Model(WARM, f"{EXAMPLE_SETTINGS}; greedy component_counts=(2, 8)", 1e-3, 0.02,
+              lambda: gf.fit_rbig_coupling(X, key=key, random_state=seed, component_counts=(2, 8),
+                                           **EXAMPLE)),
+        Model("coupling GF, cold", EXAMPLE_SETTINGS, 3e-3, 0.3,
+              lambda: gf.coupling_gaussianization_flow(key, n_dims=2, **EXAMPLE)),
+        Model(WARM, DEFAULT_SETTINGS, 1e-3, 0.3,
+              lambda: gf.fit_rbig_coupling(X, key=key, random_state=seed, **DEFAULTS)),
+        Model(WARM, f"{DEFAULT_SETTINGS}; greedy component_counts=(2, 4)", 1e-3, 0.05,
+              lambda: gf.fit_rbig_coupling(X, key=key, random_state=seed, component_counts=(2, 4),
+                                           **DEFAULTS)),
+        Model("coupling GF, cold", DEFAULT_SETTINGS, 3e-3, 0.3,
+              lambda: gf.coupling_gaussianization_flow(key, n_dims=2, **DEFAULTS)),
+        Model("diagonal GF, warm (fit_rbig)", "8 blocks × 8 comps", 1e-3, 0.3,
+              lambda: gf.fit_rbig(X, random_state=seed, **DIAGONAL)),
+        Model(PEER, FLOWJAX_SETTINGS, 1e-3, 0.3, flowjax),
+        Model(PEER, FLOWJAX_SETTINGS, 3e-3, 0.3, flowjax),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     moons = load_moons(n_val=3000)  # the seed's training rows; held out: random_state=1
     X, X_test = jnp.asarray(moons.train), jnp.asarray(moons.val)
     nll = lambda flow, data: -float(jax.vmap(flow.log_prob)(data).mean())
 
-    rows = []
-    for name, settings, lr, build in models(X):
-        t0 = time.perf_counter()
-        flow = build()
-        flow, traj = gf.train_flow(flow, X, steps=args.steps, peak_lr=lr)
-        jax.block_until_ready(flow)
-        seconds = time.perf_counter() - t0
-        rows.append((name, settings, lr, nll(flow, X), nll(flow, X_test), seconds))
-        print(f"{name} lr {lr:g}: held-out NLL {rows[-1][4]:.4f} ({seconds:.0f} s)", flush=True)
+    rows = []  # (seed, name, settings, lr, warmup, train, test, seconds)
+    for seed in args.seeds:
+        for model in models(X, seed):
+            t0 = time.perf_counter()
+            flow = model.build()
+            flow, _ = gf.train_flow(flow, X, steps=args.steps, peak_lr=model.peak_lr,
+                                    warmup=model.warmup, seed=1 + seed)
+            jax.block_until_ready(flow)
+            seconds = time.perf_counter() - t0
+            rows.append((seed, model.name, model.settings, model.peak_lr, model.warmup,
+                         nll(flow, X), nll(flow, X_test), seconds))
+            print(f"seed {seed}: {model.name}, {model.settings}, lr {model.peak_lr:g}: "
+                  f"held-out NLL {rows[-1][6]:.4f} ({seconds:.0f} s)", flush=True)
 
     lines = [
         f"# Coupling Gaussianization vs flowjax coupling flow (moons, {args.steps} steps)",
@@ -77,28 +108,43 @@ def main() -> None:
         f"Training: 3000 standardised moons (noise 0.08, random_state=0); held out: 3000 fresh "
         f"rows (random_state=1). Every model: `gf.train_flow`, {args.steps} steps × batch 512, "
         f"float64, on {platform.machine()} {jax.devices()[0].platform.upper()} "
-        f"({jax.device_count()} device). Time includes building/greedy fitting, compilation "
-        "and training. Lower NLL is better.",
+        f"({jax.device_count()} device); warm-up: the fraction of the steps over which the "
+        "learning rate rises to its peak. Seeds: "
+        f"{', '.join(map(str, args.seeds))} (a seed sets the keys, the greedy fits' "
+        "random_state and the minibatch seed). Time includes building/greedy fitting, "
+        "compilation and training. Lower NLL is better. The first row is the setting of "
+        "`examples/coupling_warm_start.py`.",
         "",
-        "| model | settings | peak LR | train NLL | held-out NLL | time (s) |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, settings, lr, train, test, seconds in sorted(rows, key=lambda r: r[4]):
-        lines.append(f"| {name} | {settings} | {lr:g} | {train:.4f} | {test:.4f} | {seconds:.0f} |")
-    peer = min(r[4] for r in rows if "flowjax" in r[0])
-    held_out = {name: test for name, _, _, _, test, _ in rows}
-    cold = held_out["coupling GF, cold"]
-    lines.append("")
-    for label, name in (
-        ("Warm coupling GF", "coupling GF, warm (fit_rbig_coupling)"),
-        ("Warm coupling GF, greedy K from (2, 4)", "coupling GF, warm, greedy K per dimension from (2, 4)"),
-    ):
-        warm = held_out[name]
+    configs = list(dict.fromkeys((r[1], r[2], r[3], r[4]) for r in rows))
+    mean_test = {}
+    header = "| model | settings | peak LR | warm-up | train NLL | held-out NLL | per seed | time (s) |"
+    lines += ["Averaged over the seeds:", "", header, "|---|---|---|---|---|---|---|---|"]
+    for config in configs:
+        mine = [r for r in rows if r[1:5] == config]
+        mean_test[config] = float(np.mean([r[6] for r in mine]))
+        name, settings, lr, warmup = config
         lines.append(
-            f"{label} minus best flowjax coupling flow, held-out NLL: {warm - peer:+.4f} nats "
-            f"({'at least as good' if warm <= peer else 'worse'}); minus cold coupling GF: "
-            f"{warm - cold:+.4f} nats."
+            f"| {name} | {settings} | {lr:g} | {warmup:g} | {np.mean([r[5] for r in mine]):.4f} "
+            f"| {mean_test[config]:.4f} | {', '.join(f'{r[6]:.4f}' for r in mine)} "
+            f"| {np.mean([r[7] for r in mine]):.0f} |"
         )
+    warm = configs[0]
+    peers = [c for c in configs if c[0] == PEER]
+    best_peer = min(peers, key=mean_test.get)
+    lines += ["", "Warm coupling GF (first row) minus flowjax coupling flow, held-out NLL:", ""]
+    lines += ["| seed | minus flowjax at lr " + " | minus flowjax at lr ".join(f"{c[2]:g}" for c in peers)
+              + " |", "|---|" + "---|" * len(peers)]
+    for seed in args.seeds:
+        of = lambda c: next(r[6] for r in rows if r[0] == seed and r[1:5] == c)
+        lines.append(f"| {seed} | " + " | ".join(f"{of(warm) - of(c):+.4f}" for c in peers) + " |")
+    lines += ["", f"Mean held-out NLL over the seeds against flowjax at its better learning rate "
+              f"({best_peer[2]:g}, {mean_test[best_peer]:.4f}):", ""]
+    for config in configs:
+        if config[0] == WARM:
+            diff = mean_test[config] - mean_test[best_peer]
+            lines.append(f"- {config[0]}, {config[1]}: {mean_test[config]:.4f}, {diff:+.4f} nats "
+                         f"({'at least as good' if diff <= 0 else 'worse'}).")
     report = "\n".join(lines) + "\n"
     print("\n" + report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
