@@ -35,8 +35,8 @@ jax.config.update("jax_enable_x64", True)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "coupling.md"
 DIAGONAL = dict(n_layers=8, n_components=8)
-EXAMPLE = dict(n_layers=6, n_components=8, offset_bound=1.0, log_scale_bound=0.5)
-EXAMPLE_SETTINGS = "6 blocks (12 couplings) × 8 comps, MLP 1×32, offset bounds 1 and 0.5"
+EXAMPLE = dict(n_layers=6, n_components=8, nn_width=16, offset_bound=1.0, log_scale_bound=0.5)
+EXAMPLE_SETTINGS = "6 blocks (12 couplings) × 8 comps, MLP 1×16, offset bounds 1 and 0.5"
 DEFAULTS = dict(n_layers=4, n_components=8)
 DEFAULT_SETTINGS = "4 blocks (8 couplings) × 8 comps, MLP 1×32"
 FLOWJAX_SETTINGS = "8 layers, RQ spline 8 knots on [-4, 4], MLP 1×50"

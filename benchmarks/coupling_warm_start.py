@@ -70,7 +70,8 @@ class Outcome(NamedTuple):
 
 DEFAULTS = Architecture("4 blocks (builder defaults)", dict(n_layers=4, n_components=8))
 TIGHT = dict(n_components=8, offset_bound=1.0, log_scale_bound=0.5)
-TIGHT_6 = Architecture("6 blocks, offset_bound 1, log_scale_bound 0.5", dict(n_layers=6, **TIGHT))
+TIGHT_6 = Architecture("6 blocks, MLP width 16, offset_bound 1, log_scale_bound 0.5",
+                       dict(n_layers=6, nn_width=16, **TIGHT))
 TIGHT_8 = Architecture("8 blocks, offset_bound 1, log_scale_bound 0.5", dict(n_layers=8, **TIGHT))
 COUNTS_2_8 = "greedy component_counts=(2, 8)"
 SETTINGS: list[tuple[Architecture, WarmSetting]] = [
