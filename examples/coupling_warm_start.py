@@ -102,7 +102,8 @@ for name, flow in starts.items():
     train_curves[name], held_out_curves[name] = monitored["training set"], monitored["held out"]
 
 print(f"\nafter {STEPS} steps (NLL, nats; lower is better):")
-print(f"{'model':14s} {'peak LR':>8s} {'warm-up':>8s} {'train':>7s} {'held-out':>9s} {'seconds':>8s}")
+print(f"{'model':14s} {'peak LR':>8s} {'warm-up':>8s} {'train':>7s} {'held-out':>9s} "
+      f"{'seconds':>8s}")
 print(f"{'greedy, diag.':14s} {'—':>8s} {'—':>8s} {nll(starts['warm diagonal']):7.3f} "
       f"{nll(starts['warm diagonal'], X_test):9.3f} {'—':>8s}")
 for name, flow in trained.items():
@@ -111,7 +112,8 @@ for name, flow in trained.items():
 
 colors = {"cold coupling": "tab:blue", "warm coupling": "tab:green", "warm diagonal": "tab:purple"}
 fig, axes = plt.subplots(1, 2, figsize=(13.5, 4.6), sharey=True)
-panels = ((axes[0], train_curves, X, "whole training set"), (axes[1], held_out_curves, X_test, "held out"))
+panels = ((axes[0], train_curves, X, "whole training set"),
+          (axes[1], held_out_curves, X_test, "held out"))
 for ax, curves, data, what in panels:
     for name, curve in curves.items():
         ax.plot(np.arange(len(curve)) * 25, curve, color=colors[name], lw=1.6,

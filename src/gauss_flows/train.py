@@ -141,7 +141,10 @@ def train_flow(
     noise_std: ArrayLike = 0.0,
     trainable: Callable[[Any], bool] | PyTree[bool] | None = None,
     warmup: float = _SEED_WARMUP,
-) -> tuple[AbstractDistribution, np.ndarray] | tuple[AbstractDistribution, np.ndarray, np.ndarray]:
+) -> (
+    tuple[AbstractDistribution, np.ndarray]
+    | tuple[AbstractDistribution, np.ndarray, np.ndarray | dict[str, np.ndarray]]
+):
     """Train a flow by maximum likelihood: Adam, global-norm clipping, one-cycle cosine LR.
 
     Minibatches of ``batch`` rows are drawn with replacement. The steps run inside
@@ -175,7 +178,8 @@ def train_flow(
         progress: Show a progress bar.
         patience: With ``val_data``: stop once the held-out NLL has not improved for this
             many records, and return the flow with the best held-out NLL seen (the
-            starting flow included). With a mapping, its first data set is the one watched. ``None`` trains all ``steps`` and returns the last.
+            starting flow included); with a mapping, its first data set is the one
+            watched. ``None`` trains all ``steps`` and returns the last.
         time_budget: Stop after about this many seconds of training (checked every
             ``log_every`` steps); the schedule still spans ``steps``.
         noise_std: Standard deviation of Gaussian noise added to every minibatch row
