@@ -214,7 +214,8 @@ def train_flow(
     """
     n_dims = flow.shape[0] if flow.shape else None
     X = as_data_matrix(X, n_dims=n_dims, min_rows=1, check_constant=False)
-    val_names, X_val = _monitored_data(val_data, X)
+    monitored = _monitored_data(val_data, X)
+    X_val = tuple(monitored.values())
     _check_positive_int("steps", steps)
     _check_positive_int("batch", batch)
     _check_positive_int("log_every", log_every)
@@ -287,39 +288,37 @@ def train_flow(
             best_params = params
         params = best_params
     trained = eqx.combine(params, static)
-    if val_names is None:
+    if val_data is None:
         return trained, np.asarray(train_nll)
-    if isinstance(val_names, str):
-        return trained, np.asarray(train_nll), np.asarray(val_nll[0])
-    return trained, np.asarray(train_nll), {n: np.asarray(v) for n, v in zip(val_names, val_nll)}
+    records = {name: np.asarray(v) for name, v in zip(monitored, val_nll)}
+    if isinstance(val_data, Mapping):
+        return trained, np.asarray(train_nll), records
+    return trained, np.asarray(train_nll), records["val_data"]
 
 
 def _monitored_data(
     val_data: ArrayLike | Mapping[str, ArrayLike] | None, X: Array
-) -> tuple[str | tuple[str, ...] | None, tuple[Array, ...]]:
-    """``(names, data sets)`` of ``train_flow``'s ``val_data``, each checked against ``X``.
+) -> dict[str, Array]:
+    """``train_flow``'s ``val_data`` as named data sets, each checked against ``X``.
 
-    ``names`` is ``None`` without ``val_data``, ``"val_data"`` for one array and the
-    mapping's keys for a mapping.
+    Empty without ``val_data``; one array is named ``"val_data"``.
     """
     if val_data is None:
-        return None, ()
-    if isinstance(val_data, Mapping):
-        if not val_data:
-            raise ValueError("val_data is an empty mapping; give at least one data set")
-        names = tuple(val_data)
-        for name in names:
-            if not isinstance(name, str):
-                raise ValueError(f"val_data's names must be strings; got {name!r}")
-        given = [(f"val_data[{name!r}]", val_data[name]) for name in names]
-    else:
-        names, given = "val_data", [("val_data", val_data)]
-    checked = tuple(
-        as_data_matrix(data, name=label, n_dims=X.shape[1], min_rows=1, check_constant=False)
-        .astype(X.dtype)
-        for label, data in given
-    )
-    return names, checked
+        return {}
+    single = not isinstance(val_data, Mapping)
+    if single:
+        val_data = {"val_data": val_data}
+    elif not val_data:
+        raise ValueError("val_data is an empty mapping; give at least one data set")
+    checked = {}
+    for name, data in val_data.items():
+        if not isinstance(name, str):
+            raise ValueError(f"val_data's names must be strings; got {name!r}")
+        label = name if single else f"val_data[{name!r}]"
+        checked[name] = as_data_matrix(
+            data, name=label, n_dims=X.shape[1], min_rows=1, check_constant=False
+        ).astype(X.dtype)
+    return checked
 
 
 def _split_trainable(flow, trainable) -> tuple[PyTree, PyTree]:
