@@ -54,6 +54,25 @@ class Model(NamedTuple):
     build: Callable[[], object]
 
 
+class Config(NamedTuple):
+    """What identifies a model across seeds."""
+
+    name: str
+    settings: str
+    peak_lr: float
+    warmup: float
+
+
+class Result(NamedTuple):
+    """One model trained on one seed."""
+
+    seed: int
+    config: Config
+    train: float
+    test: float
+    seconds: float
+
+
 def models(X: jax.Array, seed: int) -> list[Model]:
     """Every model of one seed; ``build`` is timed with the training."""
     key = jr.key(seed)
@@ -88,7 +107,7 @@ def main() -> None:
     X, X_test = jnp.asarray(moons.train), jnp.asarray(moons.val)
     nll = lambda flow, data: -float(jax.vmap(flow.log_prob)(data).mean())
 
-    rows = []  # (seed, name, settings, lr, warmup, train, test, seconds)
+    rows: list[Result] = []
     for seed in args.seeds:
         for model in models(X, seed):
             t0 = time.perf_counter()
@@ -97,10 +116,10 @@ def main() -> None:
                                     warmup=model.warmup, seed=1 + seed)
             jax.block_until_ready(flow)
             seconds = time.perf_counter() - t0
-            rows.append((seed, model.name, model.settings, model.peak_lr, model.warmup,
-                         nll(flow, X), nll(flow, X_test), seconds))
+            config = Config(model.name, model.settings, model.peak_lr, model.warmup)
+            rows.append(Result(seed, config, nll(flow, X), nll(flow, X_test), seconds))
             print(f"seed {seed}: {model.name}, {model.settings}, lr {model.peak_lr:g}: "
-                  f"held-out NLL {rows[-1][6]:.4f} ({seconds:.0f} s)", flush=True)
+                  f"held-out NLL {rows[-1].test:.4f} ({seconds:.0f} s)", flush=True)
 
     lines = [
         f"# Coupling Gaussianization vs flowjax coupling flow (moons, {args.steps} steps)",
@@ -116,35 +135,36 @@ def main() -> None:
         "`examples/coupling_warm_start.py`.",
         "",
     ]
-    configs = list(dict.fromkeys((r[1], r[2], r[3], r[4]) for r in rows))
+    configs = list(dict.fromkeys(r.config for r in rows))
     mean_test = {}
     header = "| model | settings | peak LR | warm-up | train NLL | held-out NLL | per seed | time (s) |"
     lines += ["Averaged over the seeds:", "", header, "|---|---|---|---|---|---|---|---|"]
     for config in configs:
-        mine = [r for r in rows if r[1:5] == config]
-        mean_test[config] = float(np.mean([r[6] for r in mine]))
-        name, settings, lr, warmup = config
+        mine = [r for r in rows if r.config == config]
+        mean_test[config] = float(np.mean([r.test for r in mine]))
         lines.append(
-            f"| {name} | {settings} | {lr:g} | {warmup:g} | {np.mean([r[5] for r in mine]):.4f} "
-            f"| {mean_test[config]:.4f} | {', '.join(f'{r[6]:.4f}' for r in mine)} "
-            f"| {np.mean([r[7] for r in mine]):.0f} |"
+            f"| {config.name} | {config.settings} | {config.peak_lr:g} | {config.warmup:g} "
+            f"| {np.mean([r.train for r in mine]):.4f} | {mean_test[config]:.4f} "
+            f"| {', '.join(f'{r.test:.4f}' for r in mine)} "
+            f"| {np.mean([r.seconds for r in mine]):.0f} |"
         )
     warm = configs[0]
-    peers = [c for c in configs if c[0] == PEER]
+    peers = [c for c in configs if c.name == PEER]
     best_peer = min(peers, key=mean_test.get)
+    test_of = {(r.seed, r.config): r.test for r in rows}
     lines += ["", "Warm coupling GF (first row) minus flowjax coupling flow, held-out NLL:", ""]
-    lines += ["| seed | minus flowjax at lr " + " | minus flowjax at lr ".join(f"{c[2]:g}" for c in peers)
-              + " |", "|---|" + "---|" * len(peers)]
+    lines += ["| seed | " + " | ".join(f"minus flowjax at lr {c.peak_lr:g}" for c in peers) + " |",
+              "|---|" + "---|" * len(peers)]
     for seed in args.seeds:
-        of = lambda c: next(r[6] for r in rows if r[0] == seed and r[1:5] == c)
-        lines.append(f"| {seed} | " + " | ".join(f"{of(warm) - of(c):+.4f}" for c in peers) + " |")
+        diffs = (test_of[seed, warm] - test_of[seed, c] for c in peers)
+        lines.append(f"| {seed} | " + " | ".join(f"{d:+.4f}" for d in diffs) + " |")
     lines += ["", f"Mean held-out NLL over the seeds against flowjax at its better learning rate "
-              f"({best_peer[2]:g}, {mean_test[best_peer]:.4f}):", ""]
+              f"({best_peer.peak_lr:g}, {mean_test[best_peer]:.4f}):", ""]
     for config in configs:
-        if config[0] == WARM:
+        if config.name == WARM:
             diff = mean_test[config] - mean_test[best_peer]
-            lines.append(f"- {config[0]}, {config[1]}: {mean_test[config]:.4f}, {diff:+.4f} nats "
-                         f"({'at least as good' if diff <= 0 else 'worse'}).")
+            lines.append(f"- {config.name}, {config.settings}: {mean_test[config]:.4f}, "
+                         f"{diff:+.4f} nats ({'at least as good' if diff <= 0 else 'worse'}).")
     report = "\n".join(lines) + "\n"
     print("\n" + report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
