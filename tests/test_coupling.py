@@ -55,7 +55,7 @@ def _to_float32(tree):
 def _perturb_conditioners(flow, key, scale):
     """Random output weights for every conditioner, so the couplings really couple."""
     for i, k in zip((1, 2), jr.split(key)):
-        where = lambda f: _gaussianizer(f).blocks.bijections[i].conditioner.layers[-1].weight
+        where = lambda f: _gaussianizer(f).blocks.layers[i].conditioner.layers[-1].weight
         w = where(flow)
         flow = eqx.tree_at(where, flow, w + scale * jr.normal(k, w.shape, w.dtype))
     return flow
@@ -274,7 +274,7 @@ def test_training_moves_the_conditioners_and_lowers_the_nll():
     trained, _ = gf.train_flow(flow, X, steps=50, peak_lr=3e-3, batch=128, log_every=50)
     after = -float(_log_prob(trained, X).mean())
     assert after < before
-    w = _gaussianizer(trained).blocks.bijections[1].conditioner.layers[-1].weight
+    w = _gaussianizer(trained).blocks.layers[1].conditioner.layers[-1].weight
     assert float(jnp.abs(w).max()) > 0
     # The standardiser is frozen.
     for u, v in zip(
@@ -294,7 +294,7 @@ def test_repeated_components_stay_equal_under_training():
     np.testing.assert_allclose(_log_prob(flow, X), _log_prob(greedy, X), rtol=0, atol=1e-6)
     trained, _ = gf.train_flow(flow, X, steps=50, peak_lr=3e-3, batch=128, log_every=50)
     for i in (1, 2):
-        layer = gf.inspect.block(trained, 0).bijections[i]  # the first block's couplings
+        layer = gf.inspect.block(trained, 0).layers[i]  # the first block's couplings
         w = layer.conditioner.layers[-1].weight
         assert float(jnp.abs(w).max()) > 0  # the conditioner did train
         x_cond = layer._parts(jnp.asarray(X[0]))[0]

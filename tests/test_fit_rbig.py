@@ -9,7 +9,7 @@ from sklearn.datasets import make_moons
 
 import gauss_flows as gf
 from gauss_flows.fit import ROTATIONS, fit_mixture_em, mixture_log_likelihood
-from gauss_flows.flows import blocks_of
+from gauss_flows.layout import blocks as blocks_of
 
 
 def moons(n=800, seed=0):

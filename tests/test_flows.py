@@ -10,7 +10,7 @@ from sklearn.datasets import make_moons
 from _trees import cast
 
 import gauss_flows as gf
-from gauss_flows.flows import latent
+from gauss_flows.layout import to_latent as latent
 
 
 def moons(n=600, seed=0):

@@ -18,7 +18,7 @@ def moons(n, seed):
 
 
 def depth_of(flow):
-    return flow.bijection.bijection.n_blocks
+    return gf.layout.n_layers(flow)
 
 
 @pytest.mark.parametrize(
@@ -158,10 +158,10 @@ def test_frozen_rotations_stay_the_greedy_ones():
     trained_long = gf.fit_density(X, steps=100, train_rotations=True, **kw)
 
     def rotation(flow):
-        return gf.flows.blocks_of(flow).vectors
+        return gf.layout.blocks(flow).vectors
 
     def marginal(flow):
-        return gf.flows.blocks_of(flow).means
+        return gf.layout.blocks(flow).means
 
     np.testing.assert_array_equal(rotation(frozen_short), rotation(frozen_long))
     assert not np.array_equal(marginal(frozen_short), marginal(frozen_long))

@@ -17,7 +17,7 @@ from gauss_flows.bijections import (
     HouseholderRotation,
     MixtureCDFGaussianization,
 )
-from gauss_flows.bijections._mixture_cdf import native_reductions
+from gauss_flows._compile_mode import native_reductions
 
 
 def _block(key, n_dims=3, n_components=4):
@@ -101,8 +101,8 @@ def test_standardisation_is_exact_and_fixed(stack, points):
 
 
 def test_n_blocks_and_block_slices(stack):
-    assert stack.n_blocks == 4
-    flow = gf.flows.assemble_flow(stack, 3)
+    assert stack.n_layers == 4
+    flow = gf.layout.assemble_flow(stack)
     one = gf.inspect.block(flow, 1)
     assert isinstance(one, GaussianizationBlock)
     np.testing.assert_array_equal(one.rotation.vectors, stack.blocks.vectors[1])
@@ -138,7 +138,7 @@ def test_bad_standardisation_is_refused(loc, scale, message):
 def test_both_builders_use_the_flat_layout():
     diagonal = gf.gaussianization_flow(jr.key(0), n_dims=3, n_layers=2, n_components=3)
     coupling = gf.coupling_gaussianization_flow(jr.key(0), n_dims=3, n_layers=2, n_components=3, nn_width=4)
-    assert isinstance(diagonal.bijection.bijection, GaussianizationStack)
-    assert isinstance(diagonal.bijection.bijection.blocks, GaussianizationBlock)
-    assert isinstance(coupling.bijection.bijection, GaussianizationStack)
-    assert isinstance(coupling.bijection.bijection.blocks, Chain)
+    assert isinstance(gf.layout.gaussianizer(diagonal), GaussianizationStack)
+    assert isinstance(gf.layout.gaussianizer(diagonal).blocks, GaussianizationBlock)
+    assert isinstance(gf.layout.gaussianizer(coupling), GaussianizationStack)
+    assert isinstance(gf.layout.gaussianizer(coupling).blocks, gf.bijections.CouplingGaussianizationBlock)

@@ -6,7 +6,8 @@ warm-starts gradient training (:func:`train_flow`). :func:`fit_density` is the
 recommended one-call recipe.
 """
 
-from gauss_flows import bijections, datasets, fit
+from gauss_flows import bijections, datasets, fit, layout
+from gauss_flows._version import __version__
 from gauss_flows.bijections import (
     GaussianizationBlock,
     GaussianizationStack,
@@ -33,7 +34,6 @@ from gauss_flows.recipe import fit_density
 from gauss_flows.sklearn import GaussianizationDensity
 from gauss_flows.train import train_flow
 
-__version__ = "0.1.0"
 
 __all__ = [
     "GaussianizationBlock",
@@ -58,6 +58,7 @@ __all__ = [
     "forward_with_intermediates",
     "gaussianization_flow",
     "inspect_layers",
+    "layout",
     "kl_divergence",
     "load",
     "mutual_information",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,3 +79,136 @@ def as_data_matrix(
     # device_put copies host data without compiling anything (jnp.asarray would compile a
     # small staging function for every new shape).
     return arr if xp is jnp else jax.device_put(arr)
+
+
+def check_int(name: str, value: object, *, least: int = 1) -> int:
+    """``value`` as an ``int`` if it is an integer (not a bool) of at least ``least``.
+
+    Args:
+        name: How the setting is called in the error message.
+        value: The setting.
+        least: Smallest accepted value.
+
+    Raises:
+        ValueError: If ``value`` is not such an integer.
+
+    Example:
+        >>> from gauss_flows._validation import check_int
+        >>> check_int("n_layers", 4)
+        4
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        kind = "a positive integer" if least == 1 else f"an integer >= {least}"
+        raise ValueError(f"{name} must be {kind}; got {value!r}")
+    return int(value)
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    low: float = 0.0,
+    high: float = math.inf,
+    low_open: bool = True,
+    high_open: bool = True,
+) -> float:
+    """``value`` as a ``float`` if it is a finite real number in the stated interval.
+
+    The interval is ``(low, high)`` by default (open at both ends); ``low_open=False``
+    or ``high_open=False`` closes an end.
+
+    Args:
+        name: How the setting is called in the error message.
+        value: The setting.
+        low: Lower end of the interval.
+        high: Upper end of the interval (``inf``: none).
+        low_open: Whether ``low`` itself is excluded.
+        high_open: Whether ``high`` itself is excluded.
+
+    Raises:
+        ValueError: If ``value`` is not a real number inside the interval.
+
+    Example:
+        >>> from gauss_flows._validation import check_number
+        >>> check_number("peak_lr", 1e-3)
+        0.001
+        >>> check_number("val_fraction", 0.0, high=1.0, low_open=False)
+        0.0
+    """
+    is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if is_real and math.isfinite(value):
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if above and below:
+            return float(value)
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    if low == 0.0 and low_open and high == math.inf:
+        kind = "a positive finite number"
+    elif low == 0.0 and high == math.inf:
+        kind = "a non-negative finite number"
+    else:
+        kind = f"a number in {left}{low:g}, {high:g}{right}"
+    raise ValueError(f"{name} must be {kind}; got {value!r}")
+
+
+def check_random_state(value: object, *, name: str = "random_state") -> int:
+    """The integer random state from ``random_state``: an integer, or ``None`` for 0.
+
+    ``random_state`` is the one name for integer random states across the library; JAX keys are
+    called ``key``.
+
+    Raises:
+        ValueError: If ``value`` is neither an integer nor ``None``.
+
+    Example:
+        >>> from gauss_flows._validation import check_random_state
+        >>> check_random_state(None), check_random_state(7)
+        (0, 7)
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer or None; got {value!r}")
+    return int(value)
+
+
+def renamed_keyword(
+    options: dict, old: str, new: str, value: object, *, sentinel: object = None
+) -> object:
+    """Take a deprecated keyword out of ``options``, warning, and return the value to use.
+
+    ``value`` is what the caller passed under the new name (``sentinel`` when nothing).
+    Passing both names is an error.
+
+    Raises:
+        TypeError: If both the old and the new name were given.
+
+    Example:
+        >>> import warnings
+        >>> from gauss_flows._validation import renamed_keyword
+        >>> with warnings.catch_warnings(record=True):
+        ...     renamed_keyword({"n_blocks": 3}, "n_blocks", "n_layers", None)
+        3
+    """
+    if old not in options:
+        return value
+    if value is not sentinel:
+        raise TypeError(f"give {new!r} only; {old!r} is its deprecated name")
+    warnings.warn(
+        f"{old!r} is deprecated and will be removed in the next release; use {new!r}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return options.pop(old)
+
+
+def reject_unknown_keywords(function: str, options: dict) -> None:
+    """A ``TypeError`` like Python's own for keywords a function does not take.
+
+    Example:
+        >>> from gauss_flows._validation import reject_unknown_keywords
+        >>> reject_unknown_keywords("fit_rbig", {})
+    """
+    if options:
+        names = ", ".join(map(repr, sorted(options)))
+        raise TypeError(f"{function}() got unexpected keyword argument(s) {names}")

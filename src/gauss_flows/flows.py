@@ -2,56 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
-import paramax
-from flowjax.bijections import Chain, Invert
-from flowjax.bijections.bijection import AbstractBijection
-from flowjax.distributions import StandardNormal, Transformed
+from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
+from gauss_flows._validation import check_int
+
 from gauss_flows.bijections import (
+    CouplingGaussianizationBlock,
     GaussianizationBlock,
     GaussianizationStack,
     HouseholderRotation,
     MixtureCDFCoupling,
     MixtureCDFGaussianization,
 )
-from gauss_flows.bijections._arrays import on_single_cpu
-
-
-def gaussianization_block(
-    rotation: HouseholderRotation, marginal: MixtureCDFGaussianization
-) -> GaussianizationBlock:
-    """One Gaussianization block: rotate, then Gaussianize every dimension."""
-    return GaussianizationBlock(rotation, marginal)
-
-
-def stack_blocks(blocks: Sequence[AbstractBijection]) -> AbstractBijection:
-    """Stack blocks of identical structure into one bijection with a leading depth axis."""
-    if not blocks:
-        raise ValueError("a flow needs at least one block")
-    arrays = [eqx.filter(b, eqx.is_array) for b in blocks]
-    static = eqx.filter(blocks[0], eqx.is_array, inverse=True)
-    stacked = jax.tree.map(_stack, *arrays)
-    return eqx.combine(stacked, static)
-
-
-def _stack(*arrays: Array) -> Array:
-    if all(on_single_cpu(a) or isinstance(a, np.ndarray) for a in arrays):
-        # Concrete CPU arrays are stacked by NumPy: nothing to compile.
-        return jax.device_put(np.stack([np.asarray(a) for a in arrays]))
-    return jnp.stack(arrays)
-
-
-def assemble_flow(gaussianizer: AbstractBijection, n_dims: int) -> Transformed:
-    """Wrap a data → latent map as a density: ``Transformed(N(0, I), Invert(G))``."""
-    return Transformed(StandardNormal((n_dims,)), Invert(gaussianizer))
+from gauss_flows.layout import assemble_flow
 
 
 def gaussianization_flow(
@@ -96,13 +66,12 @@ def gaussianization_flow(
         >>> flow.sample(jr.key(1), (5,)).shape
         (5, 2)
     """
-    _check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
-    loc = jnp.zeros(n_dims) if loc is None else jnp.broadcast_to(jnp.asarray(loc, float), (n_dims,))
-    scale = jnp.ones(n_dims) if scale is None else jnp.broadcast_to(jnp.asarray(scale, float), (n_dims,))
+    check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
+    loc, scale = _standardisation(loc, scale, n_dims)
 
     def make_block(k: PRNGKeyArray) -> GaussianizationBlock:
         k_rot, k_marg = jr.split(k)
-        return gaussianization_block(
+        return GaussianizationBlock(
             HouseholderRotation.random(k_rot, n_dims=n_dims),
             MixtureCDFGaussianization.random(
                 k_marg,
@@ -115,38 +84,29 @@ def gaussianization_flow(
         )
 
     blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
-    return assemble_flow(GaussianizationStack(loc, scale, blocks), n_dims)
+    return assemble_flow(GaussianizationStack(loc, scale, blocks))
 
 
-def _check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
-    for name, value in (("n_dims", n_dims), ("n_layers", n_layers), ("n_components", n_components)):
-        if not isinstance(value, (int,)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+def check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
+    """A ``ValueError`` naming the first of the flow's sizes that is not a positive integer.
+
+    Example:
+        >>> from gauss_flows.flows import check_sizes
+        >>> check_sizes(n_dims=2, n_layers=4, n_components=8)
+    """
+    check_int("n_dims", n_dims)
+    check_int("n_layers", n_layers)
+    check_int("n_components", n_components)
 
 
-def blocks_of(flow: Transformed) -> AbstractBijection:
-    """The stacked blocks (leaves with a leading depth axis) inside a Gaussianization flow."""
-    return flow.bijection.bijection.blocks
-
-
-def latent(flow: Transformed, X: Array) -> Array:
-    """Map data rows to the Gaussian latent (the forward Gaussianizer), batched."""
-    gaussianizer = paramax.unwrap(flow.bijection.bijection)
-    return jax.vmap(gaussianizer.transform)(X)
+def _standardisation(loc: ArrayLike | None, scale: ArrayLike | None, n_dims: int):
+    """``loc`` and ``scale`` broadcast to ``(n_dims,)``; 0 and 1 where not given."""
+    loc = 0.0 if loc is None else loc
+    scale = 1.0 if scale is None else scale
+    return tuple(jnp.broadcast_to(jnp.asarray(v, float), (n_dims,)) for v in (loc, scale))
 
 
 # ---- coupling Gaussianization flows ----
-
-
-def coupling_block(
-    rotation: HouseholderRotation, first: AbstractBijection, second: AbstractBijection
-) -> Chain:
-    """One coupling Gaussianization block: rotate, then two couplings with swapped roles.
-
-    ``first`` transforms the second part of the dimensions given the first, ``second`` the
-    first part given the (already transformed) second, so every dimension moves once.
-    """
-    return Chain([rotation, first, second])
 
 
 def coupling_gaussianization_flow(
@@ -214,10 +174,9 @@ def coupling_gaussianization_flow(
         >>> flow.sample(jr.key(1), (5,)).shape
         (5, 3)
     """
-    _check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
-    _check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
-    loc = jnp.zeros(n_dims) if loc is None else jnp.broadcast_to(jnp.asarray(loc, float), (n_dims,))
-    scale = jnp.ones(n_dims) if scale is None else jnp.broadcast_to(jnp.asarray(scale, float), (n_dims,))
+    check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
+    check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
+    loc, scale = _standardisation(loc, scale, n_dims)
     options = dict(
         n_dims=n_dims,
         n_components=n_components,
@@ -233,24 +192,29 @@ def coupling_gaussianization_flow(
         log_scale_spread=log_scale_spread,
     )
 
-    def make_block(k: PRNGKeyArray) -> Chain:
+    def make_block(k: PRNGKeyArray) -> CouplingGaussianizationBlock:
         k_rot, k_first, k_second = jr.split(k, 3)
-        return coupling_block(
+        return CouplingGaussianizationBlock(
             HouseholderRotation.random(k_rot, n_dims=n_dims),
             MixtureCDFCoupling.random(k_first, cond_first=True, **options),
             MixtureCDFCoupling.random(k_second, cond_first=False, **options),
         )
 
     blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
-    return assemble_flow(GaussianizationStack(loc, scale, blocks), n_dims)
+    return assemble_flow(GaussianizationStack(loc, scale, blocks))
 
 
-def _check_coupling_sizes(*, n_dims: int, nn_width: int, nn_depth: int) -> None:
+def check_coupling_sizes(*, n_dims: int, nn_width: int, nn_depth: int) -> None:
+    """A ``ValueError`` for sizes a coupling flow cannot have (fewer than 2 dimensions).
+
+    Example:
+        >>> from gauss_flows.flows import check_coupling_sizes
+        >>> check_coupling_sizes(n_dims=2, nn_width=32, nn_depth=1)
+    """
     if n_dims < 2:
         raise ValueError(
             f"a coupling flow needs at least 2 dimensions; got n_dims={n_dims} "
             "(use gaussianization_flow for 1-D data)"
         )
-    for name, value, least in (("nn_width", nn_width, 1), ("nn_depth", nn_depth, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}; got {value!r}")
+    check_int("nn_width", nn_width)
+    check_int("nn_depth", nn_depth, least=0)

@@ -22,7 +22,6 @@ import json
 import os
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import equinox as eqx
@@ -30,6 +29,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+
+from gauss_flows import layout
+from gauss_flows._version import __version__
+from gauss_flows.bijections.coupling import ACTIVATIONS
+from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 
 FORMAT_NAME = "gauss_flows.model"
 FORMAT_VERSION = 2
@@ -53,79 +57,32 @@ class ModelFileError(ValueError):
     """
 
 
-@dataclass(frozen=True)
-class _Builder:
-    """A public builder, how to read its size arguments off a model, and how to call it."""
-
-    name: str
-    detect: Callable[[Any], dict[str, Any]]
-    build: Callable[[dict[str, Any]], Any]
-
-
-def _detect_diagonal(model: Any) -> dict[str, Any]:
-    from gauss_flows.bijections import GaussianizationBlock
-    from gauss_flows.flows import blocks_of
-
-    blocks = blocks_of(model)
-    if not isinstance(blocks, GaussianizationBlock):
-        raise TypeError("not a rotation + mixture-CDF block")
-    n_layers, n_dims, n_components = blocks.logits.shape
-    return {"n_dims": int(n_dims), "n_layers": int(n_layers), "n_components": int(n_components)}
-
-
 def _build_diagonal(args: dict[str, Any]) -> Any:
-    from gauss_flows.flows import gaussianization_flow
-
     return gaussianization_flow(jr.key(0), **args)
 
 
-def _detect_coupling(model: Any) -> dict[str, Any]:
-    from gauss_flows.bijections import HouseholderRotation, MixtureCDFCoupling
-    from gauss_flows.flows import blocks_of
-
-    rotation, first, second = blocks_of(model).bijections
-    if not isinstance(rotation, HouseholderRotation) or not all(
-        isinstance(layer, MixtureCDFCoupling) for layer in (first, second)
-    ):
-        raise TypeError("not a rotation + two coupling layers block")
-    mlp = first.conditioner
-    n_layers, _, n_components = first.logits.shape
-    return {
-        "n_dims": int(model.shape[0]),
-        "n_layers": int(n_layers),
-        "n_components": int(n_components),
-        "nn_width": int(mlp.width_size),
-        "nn_depth": int(mlp.depth),
-        "nn_activation": getattr(mlp.activation, "__name__", repr(mlp.activation)),
-        "input_bound": float(first.input_bound),
-        "offset_bound": float(first.offset_bound),
-        "log_scale_bound": float(first.log_scale_bound),
-    }
-
-
 def _build_coupling(args: dict[str, Any]) -> Any:
-    from gauss_flows.flows import coupling_gaussianization_flow
-
     args = dict(args)
-    activation = getattr(jax.nn, str(args.pop("nn_activation", "silu")), None)
-    if activation is None:
-        raise ValueError("the conditioner activation is not a jax.nn function")
-    return coupling_gaussianization_flow(jr.key(0), nn_activation=activation, **args)
+    name = str(args.pop("nn_activation", "silu"))
+    if name not in ACTIVATIONS:
+        raise ValueError(f"the conditioner activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return coupling_gaussianization_flow(jr.key(0), nn_activation=ACTIVATIONS[name], **args)
 
 
-_BUILDERS: tuple[_Builder, ...] = (
-    _Builder("gaussianization_flow", _detect_diagonal, _build_diagonal),
-    _Builder("coupling_gaussianization_flow", _detect_coupling, _build_coupling),
-)
+#: The public builders a model file can name, keyed by the name it stores.
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "gaussianization_flow": _build_diagonal,
+    "coupling_gaussianization_flow": _build_coupling,
+}
 
 
 def _is_array(x: Any) -> bool:
     return isinstance(x, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
 
 
-def _skeleton(builder: _Builder, args: dict[str, Any]) -> Any:
+def _skeleton(builder: str, args: dict[str, Any]) -> Any:
     """The builder's model with shape-only array leaves (nothing is computed)."""
-    return eqx.filter_eval_shape(builder.build, args)
+    return eqx.filter_eval_shape(_BUILDERS[builder], args)
 
 
 def _same_structure(model: Any, skeleton: Any) -> bool:
@@ -152,23 +109,21 @@ def _equal_scalars(a: Any, b: Any) -> bool:
         return False
 
 
-def _architecture(model: Any) -> tuple[_Builder, dict[str, Any]]:
+def _architecture(model: Any) -> tuple[str, dict[str, Any]]:
     """The builder and size arguments that rebuild ``model``'s exact structure."""
-    tried = []
-    for builder in _BUILDERS:
-        try:
-            args = builder.detect(model)
-            skeleton = _skeleton(builder, args)
-        except Exception:  # noqa: BLE001 - a builder that does not fit, or is not available
-            tried.append(builder.name)
-            continue
-        if _same_structure(model, skeleton):
-            return builder, args
-        tried.append(builder.name)
-    raise ValueError(
-        f"cannot save a {type(model).__name__}: its structure matches none of the builders "
-        f"{', '.join(tried)} (only models built or fitted by gauss_flows can be saved)"
-    )
+    try:
+        builder, args = layout.gaussianizer(model).architecture()
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"cannot save a {type(model).__name__}: {err} (only models built or fitted by "
+            "gauss_flows can be saved)"
+        ) from None
+    if builder not in _BUILDERS or not _same_structure(model, _skeleton(builder, args)):
+        raise ValueError(
+            f"cannot save a {type(model).__name__}: its structure is not the one {builder} "
+            f"builds with {args} (only models built or fitted by gauss_flows can be saved)"
+        )
+    return builder, args
 
 
 def _float_dtype(arrays: list[np.ndarray]) -> str:
@@ -176,12 +131,6 @@ def _float_dtype(arrays: list[np.ndarray]) -> str:
     if not kinds:
         return "none"
     return kinds[0] if len(kinds) == 1 else "mixed"
-
-
-def _library_version() -> str:
-    from gauss_flows import __version__
-
-    return __version__
 
 
 def save(path: str | os.PathLike, model: Any, *, metadata: Mapping[str, Any] | None = None) -> None:
@@ -264,8 +213,8 @@ def _write(fh: Any, model: Any, metadata: Mapping[str, Any] | None) -> None:
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "library_version": _library_version(),
-        "builder": builder.name,
+        "library_version": __version__,
+        "builder": builder,
         "arguments": args,
         "dtype": _float_dtype(arrays),
         "arrays": entries,
@@ -355,7 +304,7 @@ def _header(zf: zipfile.ZipFile, path: Any) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"model file {name!r} has format version {version} (written by gauss_flows "
-            f"{header.get('library_version', '?')}); this gauss_flows {_library_version()} reads "
+            f"{header.get('library_version', '?')}); this gauss_flows {__version__} reads "
             f"format versions up to {FORMAT_VERSION}: upgrade gauss_flows to load it"
         )
     for field, kind in (("builder", str), ("arguments", dict), ("arrays", list)):
@@ -433,12 +382,11 @@ def _load(source: Any, name: str) -> Any:
         header = _header(zf, name)
         entries = header["arrays"]
         arrays = [_read_array(zf, i, entry, name) for i, entry in enumerate(entries)]
-    builders = {b.name: b for b in _BUILDERS}
-    builder = builders.get(header["builder"])
-    if builder is None:
+    builder = header["builder"]
+    if builder not in _BUILDERS:
         raise ModelFileError(
             f"model file {name!r} needs builder {header['builder']!r}, which this gauss_flows "
-            f"{_library_version()} does not have"
+            f"{__version__} does not have"
         )
     wide = sorted({a.dtype.name for a in arrays if a.dtype.itemsize == 8})
     if wide and not jax.config.jax_enable_x64:
@@ -453,14 +401,14 @@ def _load(source: Any, name: str) -> Any:
     except Exception as err:  # noqa: BLE001 - the arguments come from the file
         raise ModelFileError(
             f"model file {name!r} has architecture arguments {header['arguments']} that "
-            f"{builder.name} rejects ({err})"
+            f"{builder} rejects ({err})"
         ) from None
     leaves, treedef = jax.tree.flatten(skeleton)
     slots = [i for i, leaf in enumerate(leaves) if _is_array(leaf)]
     if len(slots) != len(arrays):
         raise ModelFileError(
             f"model file {name!r} holds {len(arrays)} arrays, but its architecture "
-            f"{builder.name}({header['arguments']}) needs {len(slots)}"
+            f"{builder}({header['arguments']}) needs {len(slots)}"
         )
     for i, arr, entry in zip(slots, arrays, entries):
         if tuple(leaves[i].shape) != arr.shape:

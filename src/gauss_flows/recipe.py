@@ -12,10 +12,9 @@ from flowjax.distributions import Transformed
 from jaxtyping import ArrayLike
 
 from gauss_flows._validation import as_data_matrix
-from gauss_flows.bijections import GaussianizationBlock
 from gauss_flows.fit.rbig import fit_rbig
 from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
-from gauss_flows.flows import blocks_of
+from gauss_flows import layout
 from gauss_flows.train import _check_positive_int, _mean_nll, train_flow
 
 #: Fewest held-out rows worth splitting off; smaller data trains on every row.
@@ -298,14 +297,8 @@ def fit_density(
 def _all_but_rotations(flow: Transformed):
     """A ``train_flow`` filter: every inexact array of ``flow`` except the rotations'."""
     spec = jax.tree.map(eqx.is_inexact_array, flow)
-
-    def rotations(f):
-        blocks = blocks_of(f)
-        # A diagonal block holds its rotation's vectors; a coupling block is a Chain.
-        return blocks.vectors if isinstance(blocks, GaussianizationBlock) else blocks.bijections[0]
-
     return eqx.tree_at(
-        rotations,
+        lambda f: layout.blocks(f).rotation_parts(),
         spec,
         replace_fn=lambda rotation: jax.tree.map(lambda _: False, rotation),
     )

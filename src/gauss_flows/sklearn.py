@@ -29,6 +29,8 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from gauss_flows import layout
+
 STRATEGIES = ("rbig", "warm", "cold", "coupling_warm", "coupling_cold")
 
 _COLD_STEPS, _COLD_LR = 2000, 3e-3
@@ -41,14 +43,8 @@ def _log_prob(flow: Any, X: Array) -> Array:
     return flow.log_prob(X)
 
 
-@eqx.filter_jit
-def _to_latent(flow: Any, X: Array) -> Array:
-    return jax.vmap(paramax.unwrap(flow.bijection.bijection).transform)(X)
-
-
-@eqx.filter_jit
-def _from_latent(flow: Any, Z: Array) -> Array:
-    return jax.vmap(paramax.unwrap(flow.bijection.bijection).inverse)(Z)
+_to_latent = eqx.filter_jit(layout.to_latent)
+_from_latent = eqx.filter_jit(layout.from_latent)
 
 
 def draw(flow: Any, key: Array, n: int) -> np.ndarray:
@@ -384,9 +380,7 @@ class GaussianizationDensity(
 
 
 def _blocks(flow: Any) -> Any:
-    from gauss_flows.flows import blocks_of
-
-    return eqx.filter(blocks_of(flow), eqx.is_inexact_array)
+    return eqx.filter(layout.blocks(flow), eqx.is_inexact_array)
 
 
 def _train(est: GaussianizationDensity, flow: Any, X: np.ndarray, steps: int, lr: float, seed: int):

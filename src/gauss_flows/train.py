@@ -21,7 +21,7 @@ from jaxtyping import Array, ArrayLike, PyTree
 from tqdm.auto import tqdm
 
 from gauss_flows._validation import as_data_matrix
-from gauss_flows.bijections._mixture_cdf import native_reductions
+from gauss_flows._compile_mode import native_reductions, training_compiler_options
 
 
 def _mean_nll(params, static, xb: Array) -> Array:
@@ -67,28 +67,9 @@ def make_optimizer(
     return optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
 
 
-# On CPU, XLA hands small reductions to YNNPACK by default; for the many small reductions
-# of a Gaussianization flow's step its own fused loops are faster (about 10% per step on
-# the seed's flow). Applied only to the training chunk, and only if this XLA knows the flag;
-# the chunk is then traced with the mixture-CDF derivative written for those loops
-# (``native_reductions``).
-_CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
-
-
-@functools.cache
-def _chunk_compiler_options() -> dict:
-    if jax.default_backend() != "cpu":
-        return {}
-    try:
-        jax.jit(lambda x: x + 1, compiler_options=_CPU_COMPILER_OPTIONS).lower(1.0).compile()
-    except Exception:  # an XLA without the flag: keep its defaults
-        return {}
-    return dict(_CPU_COMPILER_OPTIONS)
-
-
 @functools.cache
 def _compiled_chunk():
-    return eqx.filter_jit(_train_chunk, compiler_options=_chunk_compiler_options() or None)
+    return eqx.filter_jit(_train_chunk, compiler_options=training_compiler_options() or None)
 
 
 def _train_chunk(
@@ -249,7 +230,7 @@ def train_flow(
         per_call = 1 if X_val or time_budget is not None else _RECORDS_PER_CALL
         while done < steps:
             n_steps = min(per_call * log_every, steps - done)
-            with native_reductions(bool(_chunk_compiler_options())):
+            with native_reductions(bool(training_compiler_options())):
                 new = _compiled_chunk()(
                     params, state, key, X, X_val, noise,
                     static=static, schedule=schedule, batch=batch, n_steps=n_steps,

@@ -12,16 +12,15 @@ shape ``(..., K)``. Layers call them with one sample's vector of dimensions.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import math
-from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
+
+from gauss_flows._compile_mode import native_reductions_enabled
 
 _LOG_HALF = math.log(0.5)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -388,46 +387,6 @@ def _gaussianize_parts_batch_minor_rule(axis_size, in_batched, x, logits, means,
     )
     out_batched = (True, True, (w_batched, inv_s_batched, *[True] * len(rest)))
     return out, out_batched
-
-
-# How the derivative is written for the compiler. By default XLA on CPU hands reductions
-# to YNNPACK, which runs a broadcast-multiply-reduce several times slower than a
-# contraction, so the derivative is written with contractions and per-sample factors (a
-# Python loop over jitted steps, such as the seed notebook's, trains about 10% faster).
-# Compiled with YNNPACK fusions off, as ``train_flow`` compiles its steps, XLA's own
-# reduction loops are faster than those contractions (about 10% per step), and the
-# plain broadcast-and-sum form is traced instead. Both are the same derivative.
-_NATIVE_REDUCTIONS: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "gauss_flows_native_reductions", default=False
-)
-
-
-@contextlib.contextmanager
-def native_reductions(enabled: bool = True) -> Iterator[None]:
-    """Trace mixture-CDF derivatives for XLA's own reduction loops (no YNNPACK fusions).
-
-    Only the form of the traced derivative changes, not its value. ``train_flow`` traces
-    its compiled steps inside this context when it compiles them with YNNPACK fusions off.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, native_reductions
-        >>> f = lambda m: mixture_gaussianize(0.3, jnp.zeros(2), m, jnp.zeros(2))[0]
-        >>> with native_reductions():
-        ...     g = jax.grad(f)(jnp.array([0.0, 1.0]))
-        >>> bool(jnp.allclose(g, jax.grad(f)(jnp.array([0.0, 1.0]))))
-        True
-    """
-    token = _NATIVE_REDUCTIONS.set(enabled)
-    try:
-        yield
-    finally:
-        _NATIVE_REDUCTIONS.reset(token)
-
-
-def native_reductions_enabled() -> bool:
-    """Whether code is being traced inside :func:`native_reductions`."""
-    return _NATIVE_REDUCTIONS.get()
 
 
 @jax.custom_jvp

@@ -16,6 +16,40 @@ from gauss_flows.bijections._arrays import as_float_array, broadcast_float_array
 from gauss_flows.bijections._mixture_cdf import mixture_degaussianize, mixture_gaussianize
 
 
+#: Conditioner activations a model file can name.
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "silu": jax.nn.silu,
+    "relu": jax.nn.relu,
+    "gelu": jax.nn.gelu,
+    "elu": jax.nn.elu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "softplus": jax.nn.softplus,
+    "leaky_relu": jax.nn.leaky_relu,
+}
+
+
+def activation_name(activation: Callable[[Array], Array]) -> str:
+    """The name under which :data:`ACTIVATIONS` holds ``activation``.
+
+    Raises:
+        ValueError: If ``activation`` is not one of :data:`ACTIVATIONS`.
+
+    Example:
+        >>> import jax
+        >>> from gauss_flows.bijections.coupling import activation_name
+        >>> activation_name(jax.nn.silu)
+        'silu'
+    """
+    for name, known in ACTIVATIONS.items():
+        if activation is known:
+            return name
+    raise ValueError(
+        f"the conditioner activation {activation!r} is not one of "
+        f"{', '.join(ACTIVATIONS)}, so a model file cannot name it"
+    )
+
+
 def _soft_bound(raw: Array, bound: float) -> Array:
     """``bound · tanh(raw / bound)``: the identity near 0, never beyond ``±bound``."""
     return bound * jnp.tanh(raw / bound)

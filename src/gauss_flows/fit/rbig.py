@@ -18,18 +18,15 @@ from gauss_flows.bijections import (
     GaussianizationStack,
     HouseholderRotation,
     MixtureCDFGaussianization,
+    stack_blocks,
 )
 from gauss_flows.bijections._arrays import on_single_cpu
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
 from gauss_flows.fit.rotations import check_rotation, choose_rotation, draws_needed
-from gauss_flows.flows import (
-    _check_sizes,
-    assemble_flow,
-    gaussianization_block,
-    stack_blocks,
-)
+from gauss_flows.flows import check_sizes
+from gauss_flows.layout import assemble_flow
 
 
 @eqx.filter_jit
@@ -121,7 +118,7 @@ def _block(q: Array, params: MixtureParams) -> GaussianizationBlock:
     reflection loop out of the compiled block.
     """
     rotation = HouseholderRotation(*householder_decomposition_host(np.asarray(q)))
-    return gaussianization_block(rotation, MixtureCDFGaussianization(*params))
+    return GaussianizationBlock(rotation, MixtureCDFGaussianization(*params))
 
 
 def _spread_components(params: MixtureParams, n_slots: int) -> MixtureParams:
@@ -267,9 +264,9 @@ def fit_rbig(
     """
     check_rotation(rotation)
     if n_layers is not None:
-        _check_sizes(n_dims=1, n_layers=n_layers, n_components=n_components)
+        check_sizes(n_dims=1, n_layers=n_layers, n_components=n_components)
     else:
-        _check_sizes(n_dims=1, n_layers=max_layers, n_components=n_components)
+        check_sizes(n_dims=1, n_layers=max_layers, n_components=n_components)
     if patience < 1:
         raise ValueError(f"patience must be at least 1; got {patience}")
     if component_counts is not None:
@@ -337,4 +334,4 @@ def fit_rbig(
             break
     if n_layers is None and held_out is not None and len(blocks) == max_layers:
         blocks = blocks[: max(int(np.argmax(held_out)), 1)]
-    return assemble_flow(GaussianizationStack(loc, scale, stack_blocks(blocks)), d)
+    return assemble_flow(GaussianizationStack(loc, scale, stack_blocks(blocks)))

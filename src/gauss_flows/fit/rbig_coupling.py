@@ -8,14 +8,18 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.random as jr
-from flowjax.bijections import Chain
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._validation import as_data_matrix
-from gauss_flows.bijections import HouseholderRotation, MixtureCDFCoupling
+from gauss_flows import layout
+from gauss_flows.bijections import (
+    CouplingGaussianizationBlock,
+    HouseholderRotation,
+    MixtureCDFCoupling,
+)
 from gauss_flows.fit.rbig import fit_rbig
-from gauss_flows.flows import _check_coupling_sizes, assemble_flow, coupling_block
+from gauss_flows.flows import check_coupling_sizes
 
 
 def fit_rbig_coupling(
@@ -95,7 +99,7 @@ def fit_rbig_coupling(
         (3,)
     """
     n_dims = as_data_matrix(X, min_rows=1, check_constant=False).shape[1]
-    _check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
+    check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
     greedy = fit_rbig(
         X,
         n_layers=n_layers,
@@ -103,8 +107,7 @@ def fit_rbig_coupling(
         random_state=random_state,
         **greedy_options,
     )
-    stack = greedy.bijection.bijection
-    fitted = stack.blocks
+    fitted = layout.blocks(greedy)
     split = n_dims // 2
     options = dict(
         n_dims=n_dims,
@@ -116,11 +119,13 @@ def fit_rbig_coupling(
         log_scale_bound=log_scale_bound,
     )
 
-    def make_block(k: PRNGKeyArray, vectors: Array, signs: Array, params: tuple) -> Chain:
+    def make_block(
+        k: PRNGKeyArray, vectors: Array, signs: Array, params: tuple
+    ) -> CouplingGaussianizationBlock:
         k_first, k_second = jr.split(k)
         tail = [p[split:] for p in params]
         head = [p[:split] for p in params]
-        return coupling_block(
+        return CouplingGaussianizationBlock(
             HouseholderRotation(vectors, signs),
             MixtureCDFCoupling.from_mixture(k_first, *tail, cond_first=True, **options),
             MixtureCDFCoupling.from_mixture(k_second, *head, cond_first=False, **options),
@@ -129,4 +134,4 @@ def fit_rbig_coupling(
     depth = fitted.vectors.shape[0]
     params = (fitted.logits, fitted.means, fitted.log_scales)
     blocks = eqx.filter_vmap(make_block)(jr.split(key, depth), fitted.vectors, fitted.signs, params)
-    return assemble_flow(eqx.tree_at(lambda s: s.blocks, stack, blocks), n_dims)
+    return layout.with_blocks(greedy, blocks)
