@@ -17,7 +17,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import logsumexp
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows._compile_mode import native_reductions_enabled
@@ -58,36 +57,6 @@ def _lower_tail(z: Array) -> tuple[Array, Array]:
 def mills_ratio(z: Array) -> Array:
     """``Φ(z) / φ(z)`` for ``z ≤ 0``, accurate deep in the tail where both underflow."""
     return _lower_tail(jnp.minimum(z, 0.0))[1]
-
-
-@jax.custom_jvp
-def log_ndtr_lower(z: Array) -> Array:
-    """``log Φ(z)`` for ``z ≤ 0`` (larger inputs are clamped to 0).
-
-    One ``erfc`` in the bulk and an asymptotic series beyond ``|z| = 12``: cheaper than a
-    general ``log_ndtr``, and finite and accurate for any negative input in float32 and
-    float64. Its derivative ``φ(z)/Φ(z)`` uses the same tail-safe pieces.
-    """
-    return _lower_tail(jnp.minimum(z, 0.0))[0]
-
-
-@log_ndtr_lower.defjvp
-def _log_ndtr_lower_jvp(primals, tangents):
-    (z,), (dz,) = primals, tangents
-    log_cdf, mills = _lower_tail(jnp.minimum(z, 0.0))
-    return log_cdf, jnp.where(z < 0.0, dz / mills, 0.0)
-
-
-def log_ndtr_pair(t: Array) -> tuple[Array, Array]:
-    """``(log Φ(t), log Φ(−t))`` from a single tail evaluation.
-
-    The smaller tail ``a = log Φ(−|t|)`` is computed directly; the larger one is
-    ``log1p(−exp(a))``, accurate because ``exp(a) ≤ ½``.
-    """
-    small = log_ndtr_lower(-jnp.abs(t))
-    large = jnp.log1p(-jnp.exp(small))
-    negative = t < 0
-    return jnp.where(negative, small, large), jnp.where(negative, large, small)
 
 
 # Cephes ndtri: a rational in (p − ½)² for p > e^{−2}, and beyond, with x = √(−2 log p),
@@ -169,29 +138,6 @@ def _log_ndtri_jvp(primals, tangents):
     return z, dlog_p * mills_ratio(z)
 
 
-def mixture_log_cdfs(
-    x: Array, logits: Array, means: Array, log_scales: Array
-) -> tuple[Array, Array, Array]:
-    """``log F(x)``, ``log(1 − F(x))`` and ``log f(x)`` of a Gaussian mixture.
-
-    Args:
-        x: Points, shape ``(...)``.
-        logits: Unnormalised log weights, shape ``(..., K)``.
-        means: Component means, shape ``(..., K)``.
-        log_scales: Log standard deviations, shape ``(..., K)``.
-
-    Returns:
-        The lower log-CDF, upper log-CDF (log survival) and log density, each ``(...)``.
-    """
-    log_w = jax.nn.log_softmax(logits, axis=-1)
-    t = (x[..., None] - means) * jnp.exp(-log_scales)
-    log_cdf, log_sf = log_ndtr_pair(t)
-    log_lower = logsumexp(log_w + log_cdf, axis=-1)
-    log_upper = logsumexp(log_w + log_sf, axis=-1)
-    log_pdf = logsumexp(log_w + normal_logpdf(t) - log_scales, axis=-1)
-    return log_lower, log_upper, log_pdf
-
-
 # erfcx(y) = exp(y²) erfc(y) for y ≥ 0, with no exponential: (1 + 2y) erfcx(y) is smooth
 # on [0, ∞) and, in t = (y − K)/(y + K) ∈ [−1, 1) with K = 3.75 (Shepherd & Laframboise,
 # Math. Comp. 36, 1981), a degree-21 polynomial; its fit at Chebyshev nodes, written in
@@ -239,7 +185,7 @@ def _sum_components(a: Array) -> Array:
     """Sum over the last (component) axis as a product with a vector of ones.
 
     On CPU, XLA runs a short-axis reduction as a kernel of its own that costs more than a
-    matrix-vector product; a training step of the seed's flow is about 10% faster this way.
+    matrix-vector product (``docs/design.md``, "Mixture-CDF numerics").
     """
     return jnp.matmul(a, jnp.ones(a.shape[-1], a.dtype), precision="highest")
 
@@ -254,9 +200,9 @@ def _sum_over_unrolled(axis: int, a: Array) -> Array:
 
     For summands with a per-component parameter factor (``p_k/σ_k``): handed to YNNPACK
     as a reduction, XLA first materialises the broadcast factors and the products, and the
-    reduction itself runs several times slower than for a plain array; as additions of
-    slices the products and the sum are one loop. (For the other sums the reduction is the
-    faster of the two. The seed notebook's training step is about 5% faster this way.)
+    reduction itself is slow; as additions of slices the products and the sum are one
+    loop. For the other sums the reduction is the better choice (``docs/design.md``,
+    "Mixture-CDF numerics").
     """
     if axis == -1:
         return _sum_components(a)
@@ -352,8 +298,8 @@ def _gaussianize_parts_batch_minor(x, logits, means, log_scales):
 
     Under ``vmap`` the batch axis would come first and the component axis last, so every
     per-component loop on CPU runs over only ``K`` contiguous values; computed with the
-    batch axis last instead, those loops are long and vectorise (about 3x faster per
-    component on the seed's flow). The results are handed back in the usual layout.
+    batch axis last instead, those loops are long and vectorise. The results are handed
+    back in the usual layout.
     """
     return _gaussianize_parts(x, logits, means, log_scales)
 

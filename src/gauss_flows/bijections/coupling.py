@@ -139,6 +139,10 @@ class MixtureCDFCoupling(AbstractBijection):
         >>> from gauss_flows.bijections import MixtureCDFCoupling
         >>> layer = MixtureCDFCoupling.random(jr.key(0), n_dims=3, n_components=4)
         >>> z, log_det = layer.transform_and_log_det(jnp.array([0.1, -1.0, 2.0]))
+
+    References:
+        Dinh, Sohl-Dickstein and Bengio (2017), "Density estimation using Real NVP", ICLR.
+        Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
     """
 
     conditioner: eqx.nn.MLP

@@ -35,6 +35,9 @@ class MixtureCDFGaussianization(AbstractBijection):
         >>> from gauss_flows.bijections import MixtureCDFGaussianization
         >>> layer = MixtureCDFGaussianization.identity(n_dims=3, n_components=4)
         >>> z, log_det = layer.transform_and_log_det(jnp.array([0.1, -1.0, 2.0]))
+
+    References:
+        Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
     """
 
     logits: Array

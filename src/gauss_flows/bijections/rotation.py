@@ -148,6 +148,10 @@ class HouseholderRotation(AbstractBijection):
         >>> from gauss_flows.bijections import HouseholderRotation
         >>> rot = HouseholderRotation.random(jr.key(0), n_dims=3)
         >>> q = rot.matrix  # orthogonal (3, 3)
+
+    References:
+        Householder (1958), "Unitary triangularization of a nonsymmetric matrix", Journal of the ACM 5(4).
+        Tomczak and Welling (2016), "Improving variational auto-encoders using Householder flow", arXiv:1611.09630.
     """
 
     vectors: Array
