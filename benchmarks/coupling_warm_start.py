@@ -20,20 +20,13 @@ conditioners' key, the greedy fit's ``random_state`` and the minibatch seed (``1
 
 from __future__ import annotations
 
-import argparse
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 
-import gauss_flows as gf
-from gauss_flows.datasets import load_moons
-
-from _common import markdown_table, write_report
-
-jax.config.update("jax_enable_x64", True)
+from _common import moons_split, moons_study_args, nll
+from _models import MODELS, Budget, Model, fit_model
+from _report import markdown_table, write_report
 
 COLD_LR = 3e-3  # the seed's cold-start peak LR
 SEED_WARMUP = 0.3  # train_flow's default warm-up, the seed's
@@ -85,27 +78,24 @@ SETTINGS: list[tuple[Architecture, WarmSetting]] = [
 ]
 
 
-def mean_nll(flow, data: jax.Array) -> float:
-    """Mean negative log-likelihood (nats)."""
-    return -float(jax.vmap(flow.log_prob)(data).mean())
+def train(model: Model, X, X_test, *, steps: int, seed: int) -> dict[str, Any]:
+    """Build and train one flow with the seed's loop; the trajectories and the final NLLs.
 
-
-def train(
-    flow, X, X_test, *, steps: int, peak_lr: float, seed: int, warmup: float = SEED_WARMUP
-) -> dict[str, Any]:
-    """Train with the seed's loop; the trajectories and the final NLLs."""
-    start = mean_nll(flow, X)
-    flow, batch_traj, monitored = gf.train_flow(
-        flow, X, steps=steps, peak_lr=peak_lr, seed=seed, warmup=warmup,
-        val_data={"training set": X, "held out": X_test},
-    )
+    Every 25 steps ``train_flow`` records the minibatch loss and the NLL of the whole
+    training set and of the held-out rows; their first record is the starting flow's.
+    """
+    # nn_width 32: the builders' default, for the architectures that do not set it.
+    budget = Budget(steps=steps, batch=512, seed=seed, nn_width=32, lr_cold=COLD_LR,
+                    warmup=SEED_WARMUP)
+    fitted = fit_model(model, X, {"training set": X, "held out": X_test}, budget)
+    log = fitted.log
     return dict(
-        start=start,
-        train=mean_nll(flow, X),
-        test=mean_nll(flow, X_test),
-        batch_traj=batch_traj,
-        train_traj=monitored["training set"],
-        test_traj=monitored["held out"],
+        start=float(log.monitored["training set"][0]),
+        train=nll(fitted, X),
+        test=nll(fitted, X_test),
+        batch_traj=np.asarray(log.loss),
+        train_traj=np.asarray(log.monitored["training set"]),
+        test_traj=np.asarray(log.monitored["held out"]),
     )
 
 
@@ -136,53 +126,52 @@ def summary(measured: list[Outcome], n_seeds: int) -> str:
     return "Over the seeds:\n\n" + markdown_table(header, rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    args = parser.parse_args()
-    moons = load_moons(n_val=3000)  # the seed's training rows; held out: random_state=1
-    X, X_test = jnp.asarray(moons.train), jnp.asarray(moons.val)
+def compare(seed: int, arch: Architecture, setting: WarmSetting, warm: dict, cold: dict,
+            diagonal: dict) -> tuple[list, Outcome]:
+    """One warm start against the cold flow of its architecture: a table row, an outcome."""
+    lead, batch_lead, test_lead = (
+        cold[f"{what}_traj"] - warm[f"{what}_traj"] for what in ("train", "batch", "test")
+    )
+    count = lambda d: int(np.sum(d <= 0))
+    row = [
+        seed, arch.name, setting.name, f"{setting.peak_lr:g}", f"{setting.warmup:g}",
+        f"{warm['start']:.4f}", f"{warm['train']:.4f}", f"{cold['train']:.4f}",
+        f"{warm['test']:.4f}", f"{cold['test']:.4f}", f"{diagonal['test']:.4f}",
+        f"{count(lead)} of {lead.size}", f"{float(lead.min()):+.4f}",
+        f"{count(batch_lead)} of {lead.size}", f"{count(test_lead)} of {lead.size}",
+    ]
+    outcome = Outcome(arch.name, setting, warm["test"], cold["test"], diagonal["test"],
+                      count(lead), count(batch_lead), count(test_lead))
+    return row, outcome
 
+
+def measure(steps: int, seeds: list[int]) -> tuple[list[list], list[Outcome]]:
+    """Every setting on every seed, beside the cold flow of its architecture."""
+    X, _, X_test = moons_split()  # the seed's training rows; held out: random_state=1
     rows, measured = [], []
-    for seed in args.seeds:
-        key = jr.key(seed)
-        diagonal = train(
-            gf.fit_rbig(X, n_layers=8, n_components=8, random_state=seed),
-            X, X_test, steps=args.steps, peak_lr=1e-3, seed=1 + seed,
-        )
+    for seed in seeds:
+        run = lambda model: train(model, X, X_test, steps=steps, seed=seed)
+        diagonal = run(MODELS["diag_warm"].variant(n_layers=8, n_components=8))
         print(f"seed {seed}: warm diagonal held-out {diagonal['test']:.4f}", flush=True)
         colds = {}
         for arch, setting in SETTINGS:
             if arch.name not in colds:
-                cold_flow = gf.coupling_gaussianization_flow(key, n_dims=2, **arch.options)
-                colds[arch.name] = train(
-                    cold_flow, X, X_test, steps=args.steps, peak_lr=COLD_LR, seed=1 + seed
-                )
+                colds[arch.name] = run(MODELS["coupling_cold"].variant(**arch.options))
                 print(f"seed {seed}, {arch.name}: cold held-out {colds[arch.name]['test']:.4f}",
                       flush=True)
-            cold = colds[arch.name]
-            warm_flow = gf.fit_rbig_coupling(
-                X, key=key, random_state=seed, **arch.options, **setting.greedy
-            )
-            warm = train(warm_flow, X, X_test, steps=args.steps, peak_lr=setting.peak_lr,
-                         seed=1 + seed, warmup=setting.warmup)
-            lead, batch_lead, test_lead = (
-                cold[f"{what}_traj"] - warm[f"{what}_traj"] for what in ("train", "batch", "test")
-            )
-            count = lambda d: int(np.sum(d <= 0))
-            rows.append([
-                seed, arch.name, setting.name, f"{setting.peak_lr:g}", f"{setting.warmup:g}",
-                f"{warm['start']:.4f}", f"{warm['train']:.4f}", f"{cold['train']:.4f}",
-                f"{warm['test']:.4f}", f"{cold['test']:.4f}", f"{diagonal['test']:.4f}",
-                f"{count(lead)} of {lead.size}", f"{float(lead.min()):+.4f}",
-                f"{count(batch_lead)} of {lead.size}", f"{count(test_lead)} of {lead.size}",
-            ])
-            measured.append(Outcome(arch.name, setting, warm["test"], cold["test"],
-                                    diagonal["test"], count(lead), count(batch_lead),
-                                    count(test_lead)))
-            print(" | ".join(map(str, rows[-1])), flush=True)
+            warm = run(MODELS["coupling_warm"].variant(
+                **arch.options, **setting.greedy,
+                training={"peak_lr": setting.peak_lr, "warmup": setting.warmup}))
+            row, outcome = compare(seed, arch, setting, warm, colds[arch.name], diagonal)
+            rows.append(row)
+            measured.append(outcome)
+            print(" | ".join(map(str, row)), flush=True)
+    return rows, measured
 
+
+def main() -> None:
+    args = moons_study_args(__doc__)
+    rows, measured = measure(args.steps, args.seeds)
     header = [
         "seed", "architecture", "warm start", "warm peak LR", "warm-up", "warm NLL at step 0",
         "warm train NLL", "cold train NLL", "warm held-out NLL", "cold held-out NLL",
@@ -204,7 +193,8 @@ def main() -> None:
         + summary(measured, len(args.seeds))
     )
     path = write_report(
-        "coupling_warm_start", "Coupling warm start against cold start, logged step by step", body
+        "coupling_warm_start", "Coupling warm start against cold start, logged step by step",
+        body, data={"header": header, "rows": rows},
     )
     print(f"\nwritten to {path}")
 

@@ -8,15 +8,15 @@
 
 Every case has a closed-form (or quadrature) truth; n = 2000, errors are the mean over 5
 seeds of ``estimate − truth`` (and of ``|estimate − truth|``), times the mean per call after
-one warm-up call (so JAX compilation is excluded). Run ``python benchmarks/information.py``;
-the markdown table is printed and written to ``benchmarks/results/information.md``.
+one warm-up call (so JAX compilation is excluded). Run ``python benchmarks/information.py
+[--seeds 5] [--max-dim 10]``; the markdown table is printed and written to
+``benchmarks/results/information.md``.
 """
 
 from __future__ import annotations
 
-import platform
+import argparse
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -32,9 +32,10 @@ from _information_cases import make_case  # noqa: E402
 
 import gauss_flows as gf  # noqa: E402
 
-jax.config.update("jax_enable_x64", True)
+from _common import timed_calls  # noqa: E402
+from _report import markdown_table, ratio, write_report  # noqa: E402
+
 N, SEEDS = 2000, 5
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def knn_entropy(x: np.ndarray, k: int = 3) -> float:
@@ -81,37 +82,32 @@ PAIRS = {
 
 
 def _timed_errors(estimate, inputs, truths) -> tuple[float, float, float]:
-    estimate(*inputs[0])  # warm-up: compilation and cached calibrations
-    errors, times = [], []
-    for args, truth in zip(inputs, truths):
-        start = time.perf_counter()
-        value = estimate(*args)
-        times.append(time.perf_counter() - start)
-        errors.append(value - truth)
-    e = np.asarray(errors)
-    return float(e.mean()), float(np.abs(e).mean()), float(np.mean(times))
+    """Mean error and mean absolute error against the truths; seconds per call after a warm-up."""
+    values, seconds = timed_calls(estimate, inputs)
+    e = np.asarray(values) - np.asarray(truths)
+    return float(e.mean()), float(np.abs(e).mean()), seconds
 
 
-def mi_rows() -> list[list]:
+def mi_rows(seeds: int = SEEDS) -> list[list]:
     rows = []
     for name, truth in PAIRS.items():
-        inputs = [_pair(name, np.random.default_rng(100 + s)) for s in range(SEEDS)]
-        truths = [truth] * SEEDS
+        inputs = [_pair(name, np.random.default_rng(100 + s)) for s in range(seeds)]
+        truths = [truth] * seeds
         ours = _timed_errors(lambda x, y: gf.mutual_information(x, y), inputs, truths)
         knn = _timed_errors(
             lambda x, y: float(mutual_info_regression(x[:, None], y, n_neighbors=3, random_state=0)[0]),
             inputs,
             truths,
         )
-        rows.append([name, truth, *ours, *knn, knn[2] / ours[2]])
+        rows.append([name, truth, *ours, *knn, ratio(knn[2], ours[2])])
     return rows
 
 
-def entropy_tc_rows() -> list[list]:
+def entropy_tc_rows(seeds: int = SEEDS, max_dim: int = 10) -> list[list]:
     rows = []
     for nongaussian in (False, True):
-        for d in range(2, 11):
-            cases = [make_case(d, s, nongaussian=nongaussian) for s in range(SEEDS)]
+        for d in range(2, max_dim + 1):
+            cases = [make_case(d, s, nongaussian=nongaussian) for s in range(seeds)]
             inputs = [(c.X,) for c in cases]
             h = _timed_errors(gf.entropy, inputs, [c.entropy for c in cases])
             tc = _timed_errors(gf.total_correlation, inputs, [c.tc for c in cases])
@@ -123,46 +119,41 @@ def entropy_tc_rows() -> list[list]:
     return rows
 
 
-def _table(header, rows) -> str:
-    def cell(v):
-        return f"{v:+.4f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per case (default 5)")
+    parser.add_argument("--max-dim", type=int, default=10,
+                        help="largest d of the entropy and TC cases (default 10)")
+    args = parser.parse_args()
+    jax.config.update("jax_enable_x64", True)
     print("mutual information of scalar pairs ...", flush=True)
-    mi = mi_rows()
+    mi = mi_rows(args.seeds)
     print("entropy and total correlation ...", flush=True)
-    ht = entropy_tc_rows()
-    mi_table = _table(
+    ht = entropy_tc_rows(args.seeds, args.max_dim)
+    mi_table = markdown_table(
         ["pair", "true MI", "ours: mean err", "ours: mean abs err", "ours: s/call",
          "sklearn k-NN: mean err", "k-NN: mean abs err", "k-NN: s/call", "time ratio k-NN/ours"],
-        [[r[0], r[1], *r[2:4], f"{r[4]:.4f}", *r[5:7], f"{r[7]:.4f}", f"{r[8]:.2f}"] for r in mi],
+        [[*r[:4], f"{r[4]:.4f}", *r[5:7], f"{r[7]:.4f}", r[8]] for r in mi],
+        spec="+.4f",
     )
-    ht_table = _table(
+    ht_table = markdown_table(
         ["data", "d", "H ours: mean err", "H ours: mean abs err", "H ours: s/call",
          "H k-NN (KL): mean err", "H k-NN: mean abs err",
          "TC ours: mean err", "TC ours: mean abs err", "TC ours: s/call",
          "TC k-NN: mean err", "TC k-NN: mean abs err"],
         [[*r[:4], f"{r[4]:.4f}", *r[5:9], f"{r[9]:.4f}", *r[10:]] for r in ht],
+        spec="+.4f",
     )
-    note = (
-        f"n = {N} samples, mean over {SEEDS} seeds (errors in nats; 'warped' = correlated Gaussians "
-        "through exp, x³, Φ, sinh per column). Machine: "
-        f"{platform.processor() or platform.machine()}, JAX {jax.__version__} on "
-        f"{jax.devices()[0].platform}; times exclude the first (compiling) call."
+    body = (
+        f"n = {N} samples, mean over {args.seeds} seeds (errors in nats; 'warped' = correlated "
+        "Gaussians through exp, x³, Φ, sinh per column); times exclude the first (compiling) "
+        f"call.\n\n## Mutual information of scalar pairs\n\n{mi_table}\n\n"
+        f"## Entropy and total correlation, d = 2..{args.max_dim}\n\n{ht_table}"
     )
-    report = (
-        "# Information measures: gauss_flows vs k-NN estimators\n\n"
-        f"{note}\n\n## Mutual information of scalar pairs\n\n{mi_table}\n\n"
-        f"## Entropy and total correlation, d = 2..10\n\n{ht_table}\n"
-    )
-    print(report)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "information.md").write_text(report)
+    print(body)
+    path = write_report("information", "Information measures: gauss_flows vs k-NN estimators",
+                        body, data={"mutual_information": mi, "entropy_tc": ht})
+    print("written to", path)
 
 
 if __name__ == "__main__":

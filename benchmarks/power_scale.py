@@ -1,8 +1,10 @@
 """Full POWER at equal wall-clock: the gauss_flows recipe against flowjax's spline coupling flow.
 
 POWER is prepared as the MAF paper did (``gauss_flows.datasets.load_power``: 1.66 million
-training rows, 6 dimensions). Each model runs in its own subprocess, so its peak memory
-(``ru_maxrss``) is its own, and gets the same wall-clock budget, loading excluded:
+training rows, 6 dimensions). Each model runs in its own subprocess
+(``benchmarks/_worker.py``), so its peak memory (``VmHWM``) is its own, and gets the
+same wall-clock budget, loading excluded. Every model comes from the one registry
+(``benchmarks/_models.py``) and trains with the one loop (``gauss_flows.train_flow``):
 
 * gauss_flows recipe: greedy ``fit_rbig`` (each block's mixtures estimated on
   ``--fit-rows`` random rows, every row transformed; depth chosen on validation rows),
@@ -12,198 +14,121 @@ training rows, 6 dimensions). Each model runs in its own subprocess, so its peak
   1×64) before fine-tuning;
 * flowjax ``coupling_flow`` with a rational-quadratic spline (8 knots, 8 layers, MLP
   128×2), batch 512, constant-rate Adam 1e-3 (the setting quoted in the issue), for the
-  whole budget, keeping the flow with the best validation NLL.
+  whole budget, keeping the flow with the best validation NLL (checked every 500 steps).
 
 The gauss_flows fine-tuning sizes its one-cycle schedule to the time left: a short timed
-run measures the step rate, and the step count is that time divided by it. Test log-likelihoods are in nats
-(higher is better) on the MAF test split.
+run measures the step rate, and the step count is that time divided by it. Test
+log-likelihoods are in nats (higher is better) on the MAF test split. ``--models`` runs a
+subset; a run without a gauss_flows row reports absolute values only ("no reference row").
 
-Run: ``python benchmarks/power_scale.py [--minutes 5] [--fit-rows 100000]``
+Run: ``python benchmarks/power_scale.py [--minutes 5] [--fit-rows 100000] [--max-rows N]``
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import resource
-import subprocess
 import sys
-import time
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODELS = {
-    "recipe": "gauss_flows recipe, diagonal (fit_rbig → train_flow)",
-    "recipe_coupling": "gauss_flows recipe, coupling (fit_rbig_coupling → train_flow)",
-    "flowjax": "flowjax coupling_flow, RQ spline *(peer)*",
-}
-PUBLISHED = "MAF 0.14–0.45, Glow 0.17–0.42, FFJORD 0.46, RQ-NSF 0.64–0.66"
+sys.path.insert(0, str(HERE))
+
+from _models import MODELS, Budget  # noqa: E402
+from _report import PUBLISHED_POWER, best_against_peers, markdown_table, write_report  # noqa: E402
+from _worker import prepare, run_job  # noqa: E402
+
+#: Validation rows for early stopping and depth choice: a fixed subset.
+VAL_ROWS = 20_000
+FINE_TUNING = {"batch": 1024, "patience": 1000}  # 40 records of 25 steps without improvement
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _steps_for(flow, train, *, budget_s: float, peak_lr: float, batch: int) -> int:
-    """Steps that fit in ``budget_s``, from the rate of a short (compiled, then timed) run."""
-    import gauss_flows as gf
-
-    probe = 100
-    gf.train_flow(flow, train, steps=probe, peak_lr=peak_lr, batch=batch)  # compiles
-    t0 = time.perf_counter()
-    gf.train_flow(flow, train, steps=probe, peak_lr=peak_lr, batch=batch)
-    per_step = (time.perf_counter() - t0) / probe
-    return max(probe, int(budget_s / per_step))
-
-
-def _fine_tune(flow, train, val, seconds: float):
-    """``train_flow`` for about ``seconds``, its one-cycle schedule sized to fit in them."""
-    import gauss_flows as gf
-
-    start = time.perf_counter()
-    steps = _steps_for(flow, train, budget_s=0.85 * seconds, peak_lr=1e-3, batch=1024)
-    rest = seconds - (time.perf_counter() - start)
-    flow, *_ = gf.train_flow(
-        flow, train, steps=steps, peak_lr=1e-3, batch=1024, val_data=val,
-        patience=40, time_budget=max(rest, 1.0),
-    )
-    return flow, steps
-
-
-def run_model(model: str, budget_s: float, fit_rows: int) -> dict:
-    import jax
-    import jax.numpy as jnp
-    import jax.random as jr
-    import numpy as np
-
-    import gauss_flows as gf
-
-    data = gf.datasets.load_power()
-    train, val, test = (jnp.asarray(a, jnp.float32) for a in (data.train, data.val, data.test))
-    val_small = val[:20_000]  # early stopping and depth choice: a fixed validation subset
-    start = time.perf_counter()
-    if model in ("recipe", "recipe_coupling"):
-        if model == "recipe":
-            flow = gf.fit_rbig(train, n_layers=None, fit_rows=fit_rows, val_data=val_small,
-                               max_layers=12, random_state=0)
-            depth = int(gf.flows.blocks_of(flow).means.shape[0])
-            greedy = (f"greedy: {depth} blocks × 8 comps (at most 12), each fitted on "
-                      f"{fit_rows:,} rows, depth by validation LL")
-        else:
-            flow = gf.fit_rbig_coupling(train, key=jr.key(0), n_layers=8, nn_width=64,
-                                        fit_rows=fit_rows, random_state=0)
-            greedy = (f"greedy coupling fit (fit_rbig_coupling): 8 blocks × 8 comps, MLP 1×64, "
-                      f"each block's mixtures fitted on {fit_rows:,} rows")
-        greedy_s = time.perf_counter() - start
-        flow, steps = _fine_tune(flow, train, val_small, budget_s - greedy_s)
-        settings = (f"{greedy}, {greedy_s:.0f} s; then {steps} planned steps × 1024 (peak LR "
-                    "1e-3), early-stopped on 20,000 validation rows")
-    else:
-        import equinox as eqx
-        import optax
-        from flowjax.bijections import RationalQuadraticSpline
-        from flowjax.distributions import StandardNormal
-        from flowjax.flows import coupling_flow
-
-        # The issue's setting: constant-rate Adam 1e-3, batch 512, for the whole budget; the
-        # flow with the best validation NLL (checked every 500 steps) is kept.
-        flow = coupling_flow(
-            jr.key(0), base_dist=StandardNormal((6,)),
-            transformer=RationalQuadraticSpline(knots=8, interval=4.0),
-            flow_layers=8, nn_width=128, nn_depth=2,
-        )
-        params, static = eqx.partition(flow, eqx.is_inexact_array)
-        optimizer = optax.adam(1e-3)
-        nll = lambda p, xb: -jnp.mean(eqx.combine(p, static).log_prob(xb))
-
-        @eqx.filter_jit
-        def chunk(params, state, key):
-            def step(carry, _):
-                params, state, key = carry
-                key, sub = jr.split(key)
-                xb = train[jr.randint(sub, (512,), 0, train.shape[0])]
-                grads = jax.grad(nll)(params, xb)
-                updates, state = optimizer.update(grads, state, params)
-                return (eqx.apply_updates(params, updates), state, key), None
-            (params, state, key), _ = jax.lax.scan(step, (params, state, key), length=500)
-            return params, state, key, nll(params, val_small)
-
-        state, key, steps = optimizer.init(params), jr.key(1), 0
-        best, best_val = params, float(nll(params, val_small))
-        while time.perf_counter() - start < budget_s:
-            params, state, key, val_now = chunk(params, state, key)
-            steps += 500
-            if float(val_now) < best_val:
-                best, best_val = params, float(val_now)
-        flow = eqx.combine(best, static)
-        settings = (f"8 layers, RQ spline 8 knots on [-4, 4], MLP 2×128; {steps} steps × 512, "
-                    "constant Adam 1e-3 (the issue's setting), best of every 500 steps on "
-                    "20,000 validation rows")
-    fit_s = time.perf_counter() - start
-    log_prob = jax.jit(jax.vmap(flow.log_prob))
-    lp = np.concatenate([np.asarray(log_prob(test[i : i + 65536])) for i in range(0, len(test), 65536)])
+def models(fit_rows: int) -> dict:
+    """The three rows, by key: registry entries at this benchmark's settings."""
     return {
-        "model": model, "test_ll": float(lp.mean()), "test_se": float(lp.std() / np.sqrt(len(lp))),
-        "fit_s": fit_s, "peak_rss_mib": _peak_rss_mib(), "settings": settings,
-        "rows": [len(train), len(val), len(test)], "notes": data.notes,
+        "recipe": MODELS["diag_warm"].variant(
+            "gauss_flows recipe, diagonal (fit_rbig → train_flow)",
+            n_layers=None, max_layers=12, fit_rows=fit_rows, training=FINE_TUNING),
+        "recipe_coupling": MODELS["coupling_warm"].variant(
+            "gauss_flows recipe, coupling (fit_rbig_coupling → train_flow)",
+            n_layers=8, nn_width=64, fit_rows=fit_rows, training=FINE_TUNING),
+        # The issue's setting: constant-rate Adam 1e-3, batch 512, the best flow of every
+        # 500 steps on the validation rows; as published, a StandardNormal base.
+        "flowjax": MODELS["flowjax_coupling"].variant(
+            nn_width=128, nn_depth=2, trainable_base=False,
+            training={"schedule": "constant", "batch": 512, "log_every": 500,
+                      "keep_best": True}),
     }
+
+
+def settings(key: str, r: dict, fit_rows: int, n_val: int) -> str:
+    """The settings column: what the row's fit did."""
+    if key == "flowjax":
+        return (f"{r['sizes']}; {r['steps_run']} steps × {r['batch']}, constant Adam "
+                f"{r['peak_lr']:g} (the issue's setting), best of every 500 steps on "
+                f"{n_val:,} validation rows")
+    greedy = f"greedy: {r['sizes']}, each block's mixtures fitted on {fit_rows:,} rows"
+    if key == "recipe":
+        greedy += ", depth by validation LL (at most 12)"
+    return (f"{greedy}, {r['greedy_s']:.0f} s; then {r['steps']} planned steps × {r['batch']} "
+            f"(peak LR {r['peak_lr']:g}), early-stopped on {n_val:,} validation rows")
+
+
+def body(results: list[dict], meta: dict, args) -> str:
+    """The table, the verdict and the published context."""
+    n_train, n_val, n_test, d = meta["shape"]
+    ok = [r for r in results if r["status"] == "ok"]
+    rows = [[r["label"] if r["ours"] else f"{r['label']} *(peer)*",
+             f"{r['test_ll']:.3f} ± {r['test_ll_se']:.3f}", r["fit_s"], r["peak_rss_mib"],
+             settings(r["model"], r, args.fit_rows, n_val)] for r in ok]
+    failed = [f"- {r['label']}: {r['status']} — {r.get('reason', '')}" for r in results
+              if r["status"] != "ok"]
+    subset = f" (the split's first {n_val:,})" if n_val == VAL_ROWS else ""
+    return (
+        f"POWER: {n_train:,} train / {n_val:,} val{subset} / "
+        f"{n_test:,} test rows, {d} dimensions ({meta['notes']}). Budget: {args.minutes:g} "
+        "minutes of wall-clock per model, data loading excluded, compilation and greedy "
+        "fitting included. Peak RSS is the model's own process.\n\n"
+        + markdown_table(["model", "test LL (nats) ± s.e.", "seconds", "peak RSS MiB",
+                          "settings"], rows)
+        + "\n\n" + best_against_peers(ok, score=lambda r: r["test_ll"])
+        + ("\n\nNot in the table:\n" + "\n".join(failed) if failed else "")
+        + f"\n\n{PUBLISHED_POWER}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--fit-rows", type=int, default=100_000)
-    parser.add_argument("--model", choices=list(MODELS), help=argparse.SUPPRESS)
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--max-rows", type=int, default=None,
+                        help="subsample POWER (smoke runs); default: the full data")
+    parser.add_argument("--models", nargs="+", choices=["recipe", "recipe_coupling", "flowjax"],
+                        default=["recipe", "recipe_coupling", "flowjax"])
     args = parser.parse_args()
-    budget_s = 60 * args.minutes
-    if args.model:  # child process: one model
-        print(json.dumps(run_model(args.model, budget_s, args.fit_rows)))
-        return
-
+    budget = Budget(steps=None, time_budget=60 * args.minutes, lr_warm=1e-3, lr_peer=1e-3)
+    variants = models(args.fit_rows)
     results = []
-    for model in args.models:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--model", model, "--minutes", str(args.minutes),
-             "--fit-rows", str(args.fit_rows)],
-            capture_output=True, text=True,
-        )
-        if proc.returncode != 0:
-            raise SystemExit(f"{model} failed:\n{proc.stderr[-3000:]}")
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"{model}: test LL {results[-1]['test_ll']:.3f} in {results[-1]['fit_s']:.0f} s", flush=True)
-
-    from _common import markdown_table, write_report
-
-    rows = [[MODELS[r["model"]], f"{r['test_ll']:.3f} ± {r['test_se']:.3f}", r["fit_s"],
-             r["peak_rss_mib"], r["settings"]] for r in results]
-    peer = next((r for r in results if r["model"] == "flowjax"), None)
-    ours = max((r for r in results if r["model"] != "flowjax"), key=lambda r: r["test_ll"])
-    n_train, n_val, n_test = ours["rows"]
-    if peer is None:
-        verdict = "No peer row in this run (``--models`` left it out)."
-    else:
-        verdict = (
-            f"The best gauss_flows recipe ({MODELS[ours['model']]}) "
-            f"{'matches or beats' if ours['test_ll'] >= peer['test_ll'] else 'falls short of'} "
-            f"the spline coupling flow at equal wall-clock ({ours['test_ll'] - peer['test_ll']:+.3f} nats)."
-        )
-    body = (
-        f"Full POWER: {n_train:,} train / {n_val:,} val / {n_test:,} test rows, 6 dimensions "
-        f"({ours['notes']}). Budget: {args.minutes:g} minutes of wall-clock per model on "
-        f"{platform.machine()} CPU, data loading excluded, compilation and greedy fitting "
-        "included. Peak RSS is the model's own process.\n\n"
-        + markdown_table(["model", "test LL (nats) ± s.e.", "seconds", "peak RSS MiB", "settings"], rows)
-        + f"\n\n{verdict} Published full-data test LLs "
-        f"({PUBLISHED}) come from hours of GPU training on MAF's copy of the data (2,049,280 "
-        "rows, missing values dropped), so they are context, not a comparison."
-    )
-    print(body)
-    name = "power_scale" if args.minutes == 5 else f"power_scale_{args.minutes:g}min"
-    print("written to", write_report(name, "POWER at full size, equal wall-clock", body))
+    with tempfile.TemporaryDirectory(prefix="gf-power-") as tmp:
+        path, meta = prepare("power", {"max_rows": args.max_rows}, Path(tmp), val_rows=VAL_ROWS)
+        for key in args.models:
+            job = {"dataset": "power", "key": key, "model": variants[key].spec(),
+                   "data": str(path), "budget": asdict(budget)}
+            results.append(run_job(job, timeout=60 * args.minutes + 1800, folder=Path(tmp)))
+            r = results[-1]
+            print(f"{key}: {r['status']}, test LL {r.get('test_ll', float('nan')):.3f} in "
+                  f"{r.get('fit_s', float('nan')):.0f} s {r.get('reason', '')}", flush=True)
+    text = body(results, meta, args)
+    print(text)
+    name = "power_scale" if args.minutes == 5 and args.max_rows is None else (
+        f"power_scale_{args.minutes:g}min" + (f"_{args.max_rows}rows" if args.max_rows else ""))
+    title = "POWER at full size, equal wall-clock" if args.max_rows is None else (
+        f"POWER, first {args.max_rows:,} rows, equal wall-clock")
+    path = write_report(name, title, text,
+                        data={"data": meta, "results": results})
+    print("written to", path)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     main()

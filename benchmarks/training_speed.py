@@ -28,14 +28,22 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from flowjax.bijections import Affine, RationalQuadraticSpline
+from flowjax.bijections import Affine
 from flowjax.distributions import StandardNormal, Transformed
-from flowjax.flows import coupling_flow
-from sklearn.datasets import make_moons
 
 import gauss_flows as gf
 
-from _common import markdown_table, timed, write_report
+from _common import interleaved, median, moons_split
+from _models import MODELS, Budget, build_flow
+from _report import markdown_table, ratio, write_report
+
+#: The two models, from the one registry: the seed's warm start and flowjax's spline
+#: coupling flow at its own defaults (MLP width 50; as published, a StandardNormal base).
+MODELS_TIMED = {
+    "gauss_flows warm start (8 blocks, K=8)": MODELS["rbig"].variant(n_layers=8, n_components=8),
+    "flowjax coupling_flow, RQ spline (8 knots, 8 layers)": MODELS["flowjax_coupling"].variant(
+        nn_width=50, trainable_base=False),
+}
 
 
 def seed_loop(flow, X, *, steps, peak_lr, clip_norm=1.0, batch=512, seed=1):
@@ -62,6 +70,49 @@ def seed_loop(flow, X, *, steps, peak_lr, clip_norm=1.0, batch=512, seed=1):
     return eqx.combine(params, static), np.array(traj)
 
 
+def loop_ms(seconds: dict, name, steps: int, short: int) -> list[float]:
+    """Per-step ms of the seed loop, repeat by repeat: compilation cancels in the difference."""
+    return [1e3 * (t_long - t_short) / (steps - short)
+            for t_short, t_long in zip(seconds[name, "short"], seconds[name, "long"])]
+
+
+def measure(flows: dict, X, steps: int, repeats: int):
+    """Both loops on every model, the models taking turns, repeat after repeat."""
+    short = steps // 10
+    for flow in flows.values():  # compile train_flow once per model (same settings)
+        gf.train_flow(flow, X, steps=steps, peak_lr=1e-3)
+    fns = {}
+    for name, flow in flows.items():
+        fns[name, "short"] = lambda flow=flow: seed_loop(flow, X, steps=short, peak_lr=1e-3)
+        fns[name, "long"] = lambda flow=flow: seed_loop(flow, X, steps=steps, peak_lr=1e-3)
+        fns[name, "scan"] = lambda flow=flow: gf.train_flow(flow, X, steps=steps, peak_lr=1e-3)
+    seconds, last = interleaved(fns, repeats)
+    rows, per_step = [], {}
+    for name in flows:
+        loop = median(loop_ms(seconds, name, steps, short))
+        scan_ms = [1e3 * t / steps for t in seconds[name, "scan"]]
+        per_step[name] = (loop, median(scan_ms))
+        spread = f"{min(scan_ms):.3g}–{max(scan_ms):.3g}"
+        rows.append([name, loop, per_step[name][1], spread, last[name, "long"][1][-1],
+                     float(last[name, "scan"][1].loss[-1])])
+    return rows, per_step
+
+
+def loop_floor(X, steps: int, repeats: int) -> float:
+    """The seed loop's fixed cost per step, on a flow that does almost nothing.
+
+    One elementwise affine map: the loop's dispatch of its jitted step and its eager key
+    split, index draw and gather remain. No model trained by this loop can step faster.
+    """
+    floor = Transformed(StandardNormal((2,)), Affine(jnp.zeros(2), jnp.ones(2)))
+    short = steps // 10
+    seconds, _ = interleaved({
+        ("floor", "short"): lambda: seed_loop(floor, X, steps=short, peak_lr=1e-3),
+        ("floor", "long"): lambda: seed_loop(floor, X, steps=steps, peak_lr=1e-3),
+    }, repeats)
+    return median(loop_ms(seconds, "floor", steps, short))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
@@ -71,53 +122,12 @@ def main() -> None:
     args = parser.parse_args()
     jax.config.update("jax_enable_x64", True)  # as in the seed notebook
 
-    X, _ = make_moons(n_samples=3000, noise=0.08, random_state=0)
-    X = jnp.asarray((X - X.mean(0)) / X.std(0))
-    models = {
-        "gauss_flows warm start (8 blocks, K=8)": gf.fit_rbig(X, n_layers=8, n_components=8),
-        "flowjax coupling_flow, RQ spline (8 knots, 8 layers)": coupling_flow(
-            jr.key(0),
-            base_dist=StandardNormal((2,)),
-            transformer=RationalQuadraticSpline(knots=8, interval=4.0),
-            flow_layers=8,
-        ),
-    }
-    short = args.steps // 10
-    for flow in models.values():  # compile train_flow once per model (same settings)
-        gf.train_flow(flow, X, steps=args.steps, peak_lr=1e-3)
-    # The models take turns, repeat after repeat, so that a slow spell of this shared
-    # machine falls on both; each model's median over the repeats is reported.
-    loop_ms = {name: [] for name in models}
-    scan_ms = {name: [] for name in models}
-    last_nll = {}
-    for _ in range(args.repeats):
-        for name, flow in models.items():
-            _, t_short = timed(lambda: seed_loop(flow, X, steps=short, peak_lr=1e-3))
-            (_, traj), t_long = timed(lambda: seed_loop(flow, X, steps=args.steps, peak_lr=1e-3))
-            # Compilation (and any other fixed cost) cancels in the difference.
-            loop_ms[name].append(1e3 * (t_long - t_short) / (args.steps - short))
-            (_, traj2), t_scan = timed(
-                lambda: gf.train_flow(flow, X, steps=args.steps, peak_lr=1e-3)
-            )
-            scan_ms[name].append(1e3 * t_scan / args.steps)
-            last_nll[name] = (traj[-1], traj2[-1])
-    rows, per_step = [], {}
-    for name in models:
-        loop, scan = np.median(loop_ms[name]), np.median(scan_ms[name])
-        per_step[name] = (loop, scan)
-        spread = f"{min(scan_ms[name]):.3g}–{max(scan_ms[name]):.3g}"
-        rows.append([name, loop, scan, spread, *last_nll[name]])
+    X = jnp.asarray(moons_split()[0])
+    flows = {name: build_flow(model, np.asarray(X), None, Budget())
+             for name, model in MODELS_TIMED.items()}
+    rows, per_step = measure(flows, X, args.steps, args.repeats)
     ours, peer = per_step.values()
-    # The seed loop's fixed cost per step (dispatching the jitted step, and the eager key
-    # split, index draw and gather), measured on a flow that does almost nothing: one
-    # elementwise affine map. No model trained by this loop can step faster.
-    floor = Transformed(StandardNormal((2,)), Affine(jnp.zeros(2), jnp.ones(2)))
-    floor_ms = []
-    for _ in range(args.repeats):
-        _, t_short = timed(lambda: seed_loop(floor, X, steps=short, peak_lr=1e-3))
-        _, t_long = timed(lambda: seed_loop(floor, X, steps=args.steps, peak_lr=1e-3))
-        floor_ms.append(1e3 * (t_long - t_short) / (args.steps - short))
-    floor_loop = float(np.median(floor_ms))
+    floor = loop_floor(X, args.steps, args.repeats)
     body = (
         f"{args.steps} steps, batch 512, float64 (as in the seed), moons 3000 x 2. "
         "Compilation excluded (seed loop: difference of a full and a tenth-length run). "
@@ -129,14 +139,16 @@ def main() -> None:
             rows,
         )
         + f"\n\nPer-step speed-up of gauss_flows over the spline coupling flow: "
-        f"{peer[0] / ours[0]:.2f}x with the seed loop, {peer[1] / ours[1]:.2f}x with gf.train_flow."
-        f"\n\nThe seed loop's own cost per step, measured on a one-affine-layer flow: "
-        f"{floor_loop:.3g} ms. Against the spline flow's {peer[0]:.3g} ms, no model trained by "
-        f"that loop can be more than {peer[0] / floor_loop:.2f}x faster per step; the models' "
+        f"{ratio(peer[0], ours[0])} with the seed loop, {ratio(peer[1], ours[1])} with "
+        f"gf.train_flow.\n\nThe seed loop's own cost per step, measured on a one-affine-layer "
+        f"flow: {floor:.3g} ms. Against the spline flow's {peer[0]:.3g} ms, no model trained by "
+        f"that loop can be more than {ratio(peer[0], floor)} faster per step; the models' "
         "own compute is what gf.train_flow's column compares."
     )
     print(body)
-    print("written to", write_report(args.report, "Training speed per step", body))
+    path = write_report(args.report, "Training speed per step", body,
+                        data={"rows": rows, "seed_loop_floor_ms": floor})
+    print("written to", path)
 
 
 if __name__ == "__main__":
