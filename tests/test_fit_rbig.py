@@ -1,5 +1,6 @@
 """The greedy fit: reproducible, a good density, validated input, a depth rule that stops."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -8,7 +9,7 @@ import pytest
 from sklearn.datasets import make_moons
 
 import gauss_flows as gf
-from gauss_flows.fit import ROTATIONS, fit_mixture_em, mixture_log_likelihood
+from gauss_flows.fit import ROTATIONS, MixtureFit, fit_mixture_em, mixture_log_likelihood
 from gauss_flows.layout import blocks as blocks_of
 
 
@@ -197,6 +198,7 @@ def test_max_sliced_picks_the_direction_of_the_bimodal_slice():
         q = sliced_rotation(jr.key(0), y, reduce="max", n_candidates=256)
         assert float(jnp.max(jnp.abs(q @ u))) > np.cos(np.deg2rad(6.0))
 
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -223,6 +225,16 @@ def test_bad_settings_are_rejected():
         gf.fit_rbig(X, n_components=0)
     with pytest.raises(ValueError, match="patience"):
         gf.fit_rbig(X, n_layers=None, patience=0)
+    with pytest.raises(ValueError, match="max_layers"):
+        gf.fit_rbig(X, n_layers=None, max_layers=0)
+    with pytest.raises(ValueError, match="tol"):
+        gf.fit_rbig(X, n_layers=None, tol=-1.0)
+    with pytest.raises(ValueError, match="fit_rows"):
+        gf.fit_rbig(X, n_components=4, fit_rows=7)
+    with pytest.raises(ValueError, match="random_state"):
+        gf.fit_rbig(X, random_state=1.5)
+    with pytest.raises(TypeError, match="n_blocks"):
+        gf.fit_rbig(X, n_blocks=3)
 
 
 def test_fit_rows_subsample_keeps_quality():
@@ -285,12 +297,12 @@ def test_haar_rotation_is_orthogonal_and_uniform_in_the_mean():
 def test_spread_components_keeps_the_mixture():
     from gauss_flows.bijections._mixture_cdf import mixture_gaussianize
     from gauss_flows.fit.em import MixtureParams
-    from gauss_flows.fit.rbig import _spread_components
+    from gauss_flows.fit.marginal_fit import spread_components
 
     params = MixtureParams(
         jnp.array([[0.3, -0.2, 0.5]]), jnp.array([[-1.0, 0.2, 1.5]]), jnp.array([[-0.5, 0.1, -1.0]])
     )
-    spread = _spread_components(params, 8)  # 3 components in 8 slots: 3, 3 and 2 copies
+    spread = spread_components(params, 8)  # 3 components in 8 slots: 3, 3 and 2 copies
     assert spread.logits.shape == (1, 8)
     x = jnp.linspace(-6.0, 6.0, 41)[:, None]
     z, log_det = mixture_gaussianize(x, *params)
@@ -352,3 +364,136 @@ def test_host_side_start_matches_the_compiled_one():
     for a, b in zip(host_val, compiled_val, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert host_ll == pytest.approx(float(compiled_ll), rel=1e-12)
+
+
+# ---- the marginal-fit settings as one value, and the former keywords ----
+
+OLD_KEYWORDS = dict(
+    em_steps=20, em_tol=1e-5, em_accelerate=False, min_scale=1e-2, prior_count=1.0, tail_weight=0.2
+)
+SAME_AS_OLD = MixtureFit(
+    em_steps=20, em_tol=1e-5, accelerate=False, min_scale=1e-2, prior_count=1.0, tail_weight=0.2
+)
+
+
+def assert_same_flow(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for la, lb in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(la), np.asarray(lb))
+
+
+def test_mixture_fit_defaults_are_the_fits_defaults():
+    X = moons(300)
+    assert_same_flow(
+        gf.fit_rbig(X, n_layers=2, n_components=3),
+        gf.fit_rbig(X, n_layers=2, n_components=3, marginal=MixtureFit()),
+    )
+    assert MixtureFit() == MixtureFit(
+        em_steps=100, em_tol=1e-7, accelerate=True, min_scale=1e-3, prior_count=0.5, tail_weight=0.1
+    )
+
+
+def test_mixture_fit_is_a_static_value():
+    """No array leaves, hashable and compared by its settings: a static jit argument."""
+    assert jax.tree.leaves(MixtureFit()) == []
+    assert hash(MixtureFit()) == hash(MixtureFit(em_steps=100))
+    assert MixtureFit() != MixtureFit(em_steps=50)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(em_steps=-1), "em_steps"),
+        (dict(em_steps=2.5), "em_steps"),
+        (dict(em_tol=-1e-3), "em_tol"),
+        (dict(accelerate="yes"), "accelerate"),
+        (dict(min_scale=-1.0), "min_scale"),
+        (dict(prior_count=float("nan")), "prior_count"),
+        (dict(tail_weight=1.0), "tail_weight"),
+    ],
+)
+def test_mixture_fit_rejects_bad_settings(settings, message):
+    with pytest.raises(ValueError, match=message):
+        MixtureFit(**settings)
+
+
+def test_mixture_fit_runs_em_with_its_settings():
+    """One count: fit_mixture_em with the settings (no pinned tail for one component)."""
+    with jax.enable_x64(True):
+        y = jnp.asarray(moons(400))
+        fit = MixtureFit(em_steps=30, tail_weight=0.2)
+        for k, tail_weight in ((3, 0.2), (1, 0.0)):
+            expected = fit_mixture_em(
+                y, n_components=k, max_steps=30, tol=1e-7, min_scale=1e-3, prior_count=0.5,
+                tail_weight=tail_weight,
+            )
+            for a, b in zip(fit.fit(y, k), expected, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_old_marginal_keywords_warn_and_give_the_same_fit():
+    X = moons(300)
+    new = gf.fit_rbig(X, n_layers=2, n_components=3, marginal=SAME_AS_OLD)
+    with pytest.warns(DeprecationWarning, match=r"marginal=MixtureFit\(") as record:
+        old = gf.fit_rbig(X, n_layers=2, n_components=3, **OLD_KEYWORDS)
+    assert_same_flow(old, new)
+    assert len(record) == 1 and record[0].filename == __file__  # points at the caller
+    with pytest.warns(DeprecationWarning, match="em_steps") as record:
+        gf.fit_rbig_coupling(X, n_layers=1, n_components=3, em_steps=20)
+    assert record[0].filename == __file__
+
+
+def test_old_marginal_keywords_cannot_be_mixed_with_marginal():
+    X = moons(100)
+    with pytest.raises(TypeError, match="marginal"):
+        gf.fit_rbig(X, marginal=MixtureFit(), em_steps=5)
+    with pytest.raises(TypeError, match="MixtureFit"):
+        gf.fit_rbig(X, marginal={"em_steps": 5})
+    with pytest.raises(TypeError, match="fit_rbig_coupling.*nn_widht"):
+        gf.fit_rbig_coupling(X, nn_widht=8)
+
+
+# ---- one set of defaults, one validation, the coupling fit's key ----
+
+
+def test_fit_rbig_coupling_takes_fit_rbig_defaults():
+    """fit_rbig_coupling's greedy part is fit_rbig's fit, with fit_rbig's defaults for the
+    options it forwards (here the marginal fit and the depth rule's settings)."""
+    X = moons(300)
+    coupled = gf.fit_rbig_coupling(X, n_layers=None, n_components=3, max_layers=4)
+    greedy = gf.fit_rbig(X, n_layers=None, n_components=3, max_layers=4)
+    np.testing.assert_allclose(coupled.log_prob(X), greedy.log_prob(X), rtol=1e-10, atol=1e-10)
+
+
+def test_data_is_validated_once_per_call(monkeypatch):
+    from gauss_flows.fit import rbig, rbig_coupling
+
+    checked = []
+
+    def counting(X, **options):
+        checked.append(options.get("name", "X"))
+        return real(X, **options)
+
+    real = rbig.as_data_matrix
+    monkeypatch.setattr(rbig, "as_data_matrix", counting)
+    monkeypatch.setattr(rbig_coupling, "as_data_matrix", counting)
+    X = moons(200)
+    gf.fit_rbig(X, n_layers=1, n_components=2, val_data=X[:50])
+    assert checked == ["X", "val_data"]
+    checked.clear()
+    gf.fit_rbig_coupling(X, n_layers=1, n_components=2)
+    assert checked == ["X"]
+
+
+def test_coupling_key_is_positional_and_defaults_to_the_random_state():
+    X = moons(200)
+    sizes = dict(n_layers=1, n_components=2, nn_width=4)
+    implicit = gf.fit_rbig_coupling(X, random_state=3, **sizes)
+    explicit = gf.fit_rbig_coupling(X, jr.key(3), random_state=3, **sizes)
+    assert_same_flow(implicit, explicit)
+    other = gf.fit_rbig_coupling(X, jr.key(4), random_state=3, **sizes)
+    conditioner_weights = lambda f: jax.tree.leaves(eqx.filter(blocks_of(f).first, eqx.is_array))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(conditioner_weights(implicit), conditioner_weights(other), strict=True)
+    )

@@ -1,12 +1,24 @@
-"""Greedy, gradient-free fitting of Gaussianization flows."""
+"""Greedy, gradient-free fitting of Gaussianization flows.
+
+The fit's options are values: a rotation rule (:class:`AbstractRotationRule`, or the
+shorthand names in :data:`ROTATIONS`) and the marginal-fit settings
+(:class:`MixtureFit`). The depth rule is :func:`~gauss_flows.fit.depth.depth_decision`.
+"""
 
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
+from gauss_flows.fit.marginal_fit import MixtureFit
 from gauss_flows.fit.rbig import fit_rbig
 from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
 from gauss_flows.fit.rotations import (
     ROTATIONS,
+    AbstractRotationRule,
+    ICARule,
+    MaxSlicedRule,
+    PCARule,
+    RandomRule,
+    SlicedRule,
+    as_rotation_rule,
     ica_rotation,
-    marginal_negentropy,
     pca_rotation,
     random_rotation,
     sliced_rotation,
@@ -15,12 +27,19 @@ from gauss_flows.fit.rotations import (
 
 __all__ = [
     "ROTATIONS",
+    "AbstractRotationRule",
+    "ICARule",
+    "MaxSlicedRule",
+    "MixtureFit",
     "MixtureParams",
+    "PCARule",
+    "RandomRule",
+    "SlicedRule",
+    "as_rotation_rule",
     "fit_mixture_em",
     "fit_rbig",
     "fit_rbig_coupling",
     "ica_rotation",
-    "marginal_negentropy",
     "mixture_log_likelihood",
     "pca_rotation",
     "random_rotation",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -12,7 +13,12 @@ import numpy as np
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
 
-from gauss_flows._validation import as_data_matrix
+from gauss_flows._validation import (
+    as_data_matrix,
+    check_int,
+    check_number,
+    check_random_state,
+)
 from gauss_flows.bijections import (
     GaussianizationBlock,
     GaussianizationStack,
@@ -23,10 +29,248 @@ from gauss_flows.bijections import (
 from gauss_flows.bijections._arrays import on_single_cpu
 from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
-from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
-from gauss_flows.fit.rotations import check_rotation, choose_rotation, draws_needed
-from gauss_flows.flows import check_sizes
+from gauss_flows.fit.depth import depth_decision, noise_gain
+from gauss_flows.fit.em import MixtureParams
+from gauss_flows.fit.marginal_fit import MixtureFit, marginal_from_keywords
+from gauss_flows.fit.rotations import AbstractRotationRule, as_rotation_rule
 from gauss_flows.layout import assemble_flow
+
+
+def fit_rbig(
+    X: ArrayLike,
+    *,
+    n_layers: int | None = 8,
+    n_components: int = 8,
+    random_state: int | None = 0,
+    rotation: str | AbstractRotationRule = "sliced",
+    marginal: MixtureFit | None = None,
+    max_layers: int = 100,
+    tol: float | None = None,
+    patience: int = 3,
+    fit_rows: int | None = None,
+    val_data: ArrayLike | None = None,
+    component_counts: Sequence[int] | None = None,
+    **deprecated_options: object,
+) -> Transformed:
+    """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
+
+    The data are standardised, then each block chooses a rotation from the current data
+    by its rotation rule, fits an ``n_components``-component Gaussian mixture to every
+    rotated dimension by EM (all dimensions at once, in JAX) and Gaussianizes each
+    dimension through its mixture CDF (Laparra et al. 2011). The result has exactly the
+    pytree structure of :func:`gaussianization_flow` with the same sizes, so it can be
+    trained further as it is (the warm start).
+
+    Args:
+        X: Data, shape ``(n_samples, n_dims)``.
+        n_layers: Number of blocks. ``None`` chooses the depth
+            (:func:`~gauss_flows.fit.depth.depth_decision`): with ``val_data``, blocks
+            are added until the held-out log-likelihood has not improved for
+            ``patience`` blocks, and the best depth is kept; without, until ``patience``
+            blocks in a row each gain less than ``tol``, keeping the blocks up to the
+            last one that did not. At most ``max_layers`` either way.
+        n_components: Mixture components per dimension.
+        random_state: Integer random state of the random rotations and the row
+            subsampling (``None``: 0).
+        rotation: The rotation rule (:class:`~gauss_flows.fit.AbstractRotationRule`) or
+            its shorthand: ``"sliced"`` (the candidate rotation whose directions are
+            least Gaussian in total), ``"max-sliced"`` (the one holding the
+            least-Gaussian single direction), ``"ica"`` (orthogonal FastICA), ``"pca"``
+            or ``"random"``; see :func:`~gauss_flows.fit.as_rotation_rule`.
+        marginal: Settings of the per-dimension mixture fits
+            (:class:`~gauss_flows.fit.MixtureFit`); ``None`` means ``MixtureFit()``.
+        max_layers: Cap on the depth when ``n_layers`` is ``None``.
+        tol: Smallest useful gain per block (nats), used when ``n_layers`` is ``None``
+            and there is no ``val_data``. Defaults to the gain a ``K``-component fit
+            finds in pure Gaussian noise, ``d (3K − 1) / (2n)`` with ``n`` the rows each
+            block is fitted on.
+        patience: Blocks in a row without progress before the depth rule stops (the
+            greedy fit's steps are layers).
+        fit_rows: Fit each block on this many randomly chosen rows (all rows are still
+            transformed); ``None`` uses every row.
+        val_data: Held-out rows for choosing the depth when ``n_layers`` is ``None``.
+        component_counts: Candidate numbers of components, each at most
+            ``n_components``. Every block fits each count to four fifths of its rows,
+            scores it on the rest and gives every dimension the count that scored best,
+            refitted on all rows (so each block runs EM twice per count). Fewer
+            components are written in the ``n_components`` slots by repeating
+            components, so the structure is unchanged. ``val_data`` takes no part in
+            this choice. ``None`` fits ``n_components`` everywhere.
+        **deprecated_options: The former marginal-fit keywords ``em_steps``, ``em_tol``,
+            ``em_accelerate``, ``min_scale``, ``prior_count`` and ``tail_weight``, each
+            setting the :class:`~gauss_flows.fit.MixtureFit` field of its name
+            (``em_accelerate``: ``accelerate``). Deprecated: they warn and will be
+            removed in the next release.
+
+    Returns:
+        A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``.
+
+    Raises:
+        ValueError: For NaN or inf values, data that is not 2-D, fewer rows than
+            ``max(2 * n_components, 3)``, a constant column, or invalid settings.
+        TypeError: For unknown keywords, or a deprecated keyword given with ``marginal``.
+
+    Example:
+        >>> import numpy as np
+        >>> import gauss_flows as gf
+        >>> from gauss_flows.fit import MixtureFit
+        >>> X = np.random.default_rng(0).standard_exponential((500, 2))
+        >>> flow = gf.fit_rbig(X, n_layers=4, n_components=4, marginal=MixtureFit(em_steps=50))
+        >>> flow.log_prob(X[:3]).shape
+        (3,)
+
+    References:
+        Laparra, Camps-Valls & Malo (2011), "Iterative Gaussianization: from ICA to
+        random rotations", IEEE Transactions on Neural Networks 22(4).
+    """
+    settings = _greedy_settings(
+        "fit_rbig",
+        n_layers=n_layers,
+        n_components=n_components,
+        random_state=random_state,
+        rotation=rotation,
+        marginal=marginal,
+        max_layers=max_layers,
+        tol=tol,
+        patience=patience,
+        fit_rows=fit_rows,
+        val_data=val_data,
+        component_counts=component_counts,
+        **deprecated_options,
+    )
+    return _fit_greedy(as_data_matrix(X, min_rows=settings.min_rows), settings)
+
+
+class _Greedy(NamedTuple):
+    """The checked settings of one greedy fit."""
+
+    n_layers: int | None
+    n_components: int
+    random_state: int
+    rule: AbstractRotationRule
+    marginal: MixtureFit
+    max_layers: int
+    tol: float | None
+    patience: int
+    fit_rows: int | None
+    val_data: ArrayLike | None
+    component_counts: tuple[int, ...] | None
+
+    @property
+    def min_rows(self) -> int:
+        """Fewest data rows the fit accepts."""
+        return max(2 * self.n_components, 3)
+
+
+def _greedy_settings(
+    function: str,
+    /,
+    *,
+    n_layers: int | None,
+    n_components: int,
+    random_state: int | None,
+    rotation: str | AbstractRotationRule,
+    marginal: MixtureFit | None,
+    max_layers: int,
+    tol: float | None,
+    patience: int,
+    fit_rows: int | None,
+    val_data: ArrayLike | None,
+    component_counts: Sequence[int] | None,
+    **options: object,
+) -> _Greedy:
+    """Check the settings of a call to ``function``, :func:`fit_rbig` or a fit built on it.
+
+    Every setting is given: the defaults are :func:`fit_rbig`'s alone. ``options`` are
+    the call's other keywords, of which only the deprecated marginal-fit ones are
+    accepted (:func:`~gauss_flows.fit.marginal_fit.marginal_from_keywords`).
+    """
+    marginal = marginal_from_keywords(function, marginal, options)
+    rule = as_rotation_rule(rotation)
+    n_components = check_int("n_components", n_components)
+    if fit_rows is not None:
+        fit_rows = check_int("fit_rows", fit_rows, least=2 * n_components)
+    return _Greedy(
+        n_layers=None if n_layers is None else check_int("n_layers", n_layers),
+        n_components=n_components,
+        random_state=check_random_state(random_state),
+        rule=rule,
+        marginal=marginal,
+        max_layers=check_int("max_layers", max_layers),
+        tol=None if tol is None else check_number("tol", tol, low_open=False),
+        patience=check_int("patience", patience),
+        fit_rows=fit_rows,
+        val_data=val_data,
+        component_counts=_checked_counts(component_counts, n_components),
+    )
+
+
+def _checked_counts(counts: Sequence[int] | None, n_components: int) -> tuple[int, ...] | None:
+    """Distinct candidate component counts, in increasing order."""
+    if counts is None:
+        return None
+    given = tuple(counts)
+    if not given or any(check_int("component_counts", k) > n_components for k in given):
+        raise ValueError(
+            f"component_counts must be integers between 1 and n_components={n_components}; "
+            f"got {given}"
+        )
+    return tuple(sorted({int(k) for k in given}))
+
+
+def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
+    """The greedy fit of checked data ``X`` with checked ``settings``."""
+    s = settings
+    n, d = X.shape
+    fit_rows = None if s.fit_rows is None or s.fit_rows >= n else s.fit_rows
+    tol = noise_gain(d, s.n_components, fit_rows or n) if s.tol is None else s.tol
+    loc, scale, z = _standardise(X)
+    val, held_out = None, None
+    if s.val_data is not None:
+        X_val = as_data_matrix(
+            s.val_data, name="val_data", n_dims=d, min_rows=1, check_constant=False
+        )
+        *val, start = _start_held_out(X_val.astype(X.dtype), loc, scale)
+        held_out = [float(start)]
+    rng = np.random.default_rng(s.random_state)
+    n_draws = s.rule.n_draws(d)
+    blocks, gains = [], []
+    for _ in range(s.n_layers or s.max_layers):
+        draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
+        rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
+        (q, params), z, gain, pushed = _fit_block(
+            z,
+            val,
+            draws,
+            rows,
+            rule=s.rule,
+            marginal=s.marginal,
+            n_components=s.n_components,
+            component_counts=s.component_counts,
+        )
+        blocks.append(_block(q, params))
+        gains.append(float(gain))
+        if not math.isfinite(gains[-1]):
+            raise ValueError(
+                f"block {len(blocks)} of the greedy fit produced non-finite values; the data "
+                "may hold extreme outliers or duplicated points (try a larger "
+                "MixtureFit(min_scale=...))"
+            )
+        if pushed is not None:
+            *val, log_likelihood = pushed
+            held_out.append(float(log_likelihood))
+        decision = depth_decision(
+            gains,
+            held_out,
+            n_layers=s.n_layers,
+            tol=tol,
+            patience=s.patience,
+            max_layers=s.max_layers,
+        )
+        if decision.stop:
+            break
+    stack = GaussianizationStack(loc, scale, stack_blocks(blocks[: decision.keep]))
+    return assemble_flow(stack)
 
 
 @eqx.filter_jit
@@ -36,22 +280,17 @@ def _fit_block(
     draws: Array | None,
     rows: Array | None,
     *,
-    rotation: str,
+    rule: AbstractRotationRule,
+    marginal: MixtureFit,
     n_components: int,
-    em_steps: int,
-    em_tol: float,
-    em_accelerate: bool,
-    min_scale: float,
-    prior_count: float,
-    tail_weight: float,
-    component_counts: tuple[int, ...] | None = None,
+    component_counts: tuple[int, ...] | None,
 ) -> tuple[tuple[Array, MixtureParams], Array, Array, tuple[Array, Array, Array] | None]:
     """Fit one block on ``z`` and push ``z`` (and the held-out rows) through it.
 
-    ``draws`` are the Gaussian draws of the random rotation candidates and ``rows`` the
-    indices of the rows the block is estimated on (``None``: all). Both come from NumPy's
-    generator outside compiled code, which keeps JAX's random-number code (a fifth of a
-    second of compilation) out of the greedy fit.
+    ``draws`` are the Gaussian draws the rotation rule takes and ``rows`` the indices of
+    the rows the block is estimated on (``None``: all). Both come from NumPy's generator
+    outside compiled code, which keeps JAX's random-number code out of the compiled
+    block.
 
     ``val`` holds the held-out rows as the blocks so far left them and each row's
     log-determinant so far. Returns the block's rotation matrix and mixture parameters
@@ -60,45 +299,14 @@ def _fit_block(
     non-Gaussianity, in nats) and, when ``val`` is given, the held-out rows and
     log-determinants after this block with the held-out mean log-likelihood of the flow
     ending here. Both sets of rows go through one call of the map, so one compilation
-    serves both.
-
-    With ``component_counts``, each count is fitted to four fifths of the rows and scored
-    on the fifth left out; every dimension takes the count that scored best, refitted on
-    all rows and written in ``n_components`` slots by repeating components
-    (:func:`_spread_components`). ``val`` is not used for this, so it stays an unbiased
-    judge of depth.
+    serves both. ``val`` takes no part in the mixture fits (nor in the choice of
+    ``component_counts``), so it stays an unbiased judge of depth.
     """
     sample = z if rows is None else z[rows]
-    q = choose_rotation(rotation, sample, draws)
+    q = rule.choose(sample, draws)
     y = jnp.matmul(z, q.T, precision="highest")
     y_fit = y if rows is None else jnp.matmul(sample, q.T, precision="highest")
-
-    def fit(k: int, data: Array) -> MixtureParams:
-        return fit_mixture_em(
-            data,
-            n_components=k,
-            max_steps=em_steps,
-            tol=em_tol,
-            accelerate=em_accelerate,
-            min_scale=min_scale,
-            prior_count=prior_count,
-            tail_weight=tail_weight if k > 1 else 0.0,
-        )
-
-    if component_counts is None:
-        params = fit(n_components, y_fit)
-    else:
-        # Every fifth row is held back from the mixture fits and scores them.
-        y_val, y_rest = y_fit[::5], jnp.delete(y_fit, np.s_[::5], axis=0)
-        trial = [fit(k, y_rest) for k in component_counts]
-        scores = jnp.stack([mixture_log_likelihood(y_val, f) for f in trial])  # (counts, d)
-        best = jnp.argmax(scores, axis=0)
-        fits = [fit(k, y_fit) for k in component_counts]  # refitted on every row
-        spread = [_spread_components(f, n_components) for f in fits]
-        columns = jnp.arange(y.shape[1])
-        params = MixtureParams(
-            *(jnp.stack(leaves)[best, columns] for leaves in zip(*spread, strict=True))
-        )
+    params = marginal.fit(y_fit, n_components, component_counts)
     n = z.shape[0]
     if val is not None:
         y = jnp.concatenate([y, jnp.matmul(val[0], q.T, precision="highest")], axis=0)
@@ -119,22 +327,6 @@ def _block(q: Array, params: MixtureParams) -> GaussianizationBlock:
     """
     rotation = HouseholderRotation(*householder_decomposition_host(np.asarray(q)))
     return GaussianizationBlock(rotation, MixtureCDFGaussianization(*params))
-
-
-def _spread_components(params: MixtureParams, n_slots: int) -> MixtureParams:
-    """The same mixtures written with ``n_slots`` components each, by repeating components.
-
-    Slot ``j`` holds component ``j mod k``; a component held by ``c`` slots has its log
-    weight lowered by ``log c`` in each, so the mixture (and its CDF map) is unchanged.
-    """
-    k = params.logits.shape[-1]
-    owner = np.arange(n_slots) % k
-    copies = np.bincount(owner, minlength=k)[owner]
-    return MixtureParams(
-        params.logits[:, owner] - np.log(copies).astype(params.logits.dtype),
-        params.means[:, owner],
-        params.log_scales[:, owner],
-    )
 
 
 def _mean_log_likelihood(z: Array, log_det: Array) -> Array:
@@ -173,165 +365,3 @@ def _start_held_out_compiled(X_val: Array, loc: Array, scale: Array) -> tuple[Ar
     z_val = (X_val - loc) / scale
     log_det = jnp.zeros(z_val.shape[0], z_val.dtype)
     return z_val, log_det, _mean_log_likelihood(z_val, log_det)
-
-
-def fit_rbig(
-    X: ArrayLike,
-    *,
-    n_layers: int | None = 8,
-    n_components: int = 8,
-    random_state: int | None = 0,
-    rotation: str = "sliced",
-    max_layers: int = 100,
-    tol: float | None = None,
-    patience: int = 3,
-    em_steps: int = 100,
-    em_tol: float = 1e-7,
-    em_accelerate: bool = True,
-    min_scale: float = 1e-3,
-    prior_count: float = 0.5,
-    tail_weight: float = 0.1,
-    fit_rows: int | None = None,
-    val_data: ArrayLike | None = None,
-    component_counts: Sequence[int] | None = None,
-) -> Transformed:
-    """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
-
-    The data are standardised, then each block picks a rotation from the current data
-    (``"sliced"``: the least-Gaussian of several candidate rotations; ``"pca"``:
-    principal axes; ``"random"``: a Haar-random rotation), fits a
-    ``n_components``-component Gaussian mixture to every rotated dimension by EM (all
-    dimensions at once, in JAX), and Gaussianizes each dimension through its mixture CDF.
-    The result has exactly the pytree structure of :func:`gaussianization_flow` with the
-    same sizes, so it can be trained further as it is (the warm start).
-
-    Args:
-        X: Data, shape ``(n_samples, n_dims)``.
-        n_layers: Number of blocks. ``None`` chooses the depth: with ``val_data``, blocks
-            are added until the held-out log-likelihood has not improved for ``patience``
-            blocks, and the best depth is kept; without, until ``patience`` blocks in a
-            row each reduce the non-Gaussianity by less than ``tol``, keeping the blocks up
-            to the last one that did. At most ``max_layers`` either way.
-        n_components: Mixture components per dimension.
-        random_state: Seed for random rotations and row subsampling.
-        rotation: ``"sliced"`` (the candidate rotation whose directions are least
-            Gaussian in total), ``"max-sliced"`` (the one holding the least-Gaussian
-            single direction), ``"ica"`` (orthogonal FastICA), ``"pca"`` or
-            ``"random"``; see :mod:`gauss_flows.fit.rotations`.
-        max_layers: Cap on the depth when ``n_layers`` is ``None``.
-        tol: Smallest useful gain per block (nats). Defaults to the gain a
-            ``K``-component fit finds in pure Gaussian noise, ``d (3K − 1) / (2n)``.
-        patience: Blocks in a row below ``tol`` before stopping.
-        em_steps: Most EM iterations per block (SQUAREM-accelerated, so 100 go as far
-            as several hundred plain ones).
-        em_tol: EM convergence tolerance (nats per sample).
-        em_accelerate: SQUAREM-accelerated EM (see :func:`fit_mixture_em`); ``False``
-            runs plain EM.
-        min_scale: Floor on component standard deviations (in standardised units).
-        prior_count: Pseudo-points of a variance prior that keeps thinly supported
-            mixture components from becoming spikes (see :func:`fit_mixture_em`); it
-            regularises deep fits, which otherwise overfit.
-        tail_weight: Weight of one mixture component pinned to the rotated column's own
-            Gaussian, so each block's map tends to the identity in the tails; it keeps
-            deep stacks from stretching points outside the training range (0 disables).
-        fit_rows: Fit each block on this many randomly chosen rows (all rows are still
-            transformed); ``None`` uses every row.
-        val_data: Held-out rows for choosing the depth when ``n_layers`` is ``None``.
-        component_counts: Candidate numbers of components, each at most
-            ``n_components``. Every block fits each count to four fifths of its rows,
-            scores it on the rest and gives every dimension the count that scored best,
-            refitted on all rows (so each block runs EM twice per count). Fewer
-            components are written in the ``n_components`` slots by repeating
-            components, so the structure is unchanged. ``None`` (the default) fits
-            ``n_components`` everywhere; on the seed's moons, scikit-learn's digits and a
-            POWER sample the choice did not improve the held-out likelihood over a
-            fixed 16 (``benchmarks/results/quality.md``).
-
-    Returns:
-        A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``.
-
-    Raises:
-        ValueError: For NaN or inf values, data that is not 2-D, fewer rows than
-            components, a constant column, or invalid settings.
-
-    Example:
-        >>> import numpy as np
-        >>> import gauss_flows as gf
-        >>> X = np.random.default_rng(0).standard_exponential((500, 2))
-        >>> flow = gf.fit_rbig(X, n_layers=4, n_components=4)
-        >>> flow.log_prob(X[:3]).shape
-        (3,)
-    """
-    check_rotation(rotation)
-    if n_layers is not None:
-        check_sizes(n_dims=1, n_layers=n_layers, n_components=n_components)
-    else:
-        check_sizes(n_dims=1, n_layers=max_layers, n_components=n_components)
-    if patience < 1:
-        raise ValueError(f"patience must be at least 1; got {patience}")
-    if component_counts is not None:
-        given = tuple(component_counts)
-        if not given or not all(
-            isinstance(k, (int, np.integer)) and 1 <= k <= n_components for k in given
-        ):
-            raise ValueError(
-                "component_counts must be integers between 1 and "
-                f"n_components={n_components}; got {given}"
-            )
-        component_counts = tuple(sorted({int(k) for k in given}))
-    min_rows = max(2 * n_components, 3)
-    X = as_data_matrix(X, min_rows=min_rows)
-    n, d = X.shape
-    if fit_rows is not None:
-        if not 2 * n_components <= fit_rows:
-            raise ValueError(f"fit_rows must be at least 2 * n_components; got {fit_rows}")
-        fit_rows = None if fit_rows >= n else int(fit_rows)
-    if tol is None:
-        tol = d * (3 * n_components - 1) / (2 * min(n, fit_rows or n))
-
-    loc, scale, z = _standardise(X)
-    held_out, val = None, None
-    if val_data is not None:
-        X_val = as_data_matrix(val_data, name="val_data", n_dims=d, min_rows=1, check_constant=False)
-        *val, start = _start_held_out(X_val.astype(X.dtype), loc, scale)
-        held_out = [float(start)]
-    rng = np.random.default_rng(0 if random_state is None else random_state)
-    n_draws = draws_needed(rotation, d)
-    depth = max_layers if n_layers is None else n_layers
-    settings = dict(
-        rotation=rotation,
-        n_components=n_components,
-        em_steps=em_steps,
-        em_tol=em_tol,
-        em_accelerate=em_accelerate,
-        min_scale=min_scale,
-        prior_count=prior_count,
-        tail_weight=tail_weight,  # _fit_block drops it for one-component fits
-        component_counts=component_counts,
-    )
-    blocks, gains = [], []
-    for _ in range(depth):
-        draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
-        rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
-        (q, params), z, gain, pushed_val = _fit_block(z, val, draws, rows, **settings)
-        blocks.append(_block(q, params))
-        gains.append(float(gain))
-        if not math.isfinite(gains[-1]):
-            raise ValueError(
-                f"block {len(blocks)} of the greedy fit produced non-finite values; the data "
-                "may hold extreme outliers or duplicated points (try a larger min_scale)"
-            )
-        if held_out is not None:
-            *val, log_likelihood = pushed_val
-            held_out.append(float(log_likelihood))
-            best = int(np.argmax(held_out))
-            if n_layers is None and len(held_out) - 1 - best >= patience:
-                blocks = blocks[: max(best, 1)]
-                break
-        elif n_layers is None and len(gains) >= patience and max(gains[-patience:]) < tol:
-            useful = [i for i, g in enumerate(gains) if g >= tol]
-            blocks = blocks[: (useful[-1] + 1) if useful else 1]
-            break
-    if n_layers is None and held_out is not None and len(blocks) == max_layers:
-        blocks = blocks[: max(int(np.argmax(held_out)), 1)]
-    return assemble_flow(GaussianizationStack(loc, scale, stack_blocks(blocks)))
