@@ -94,12 +94,13 @@ for name, flow in starts.items():
 trained, batch_curves, train_curves, held_out_curves, seconds = {}, {}, {}, {}, {}
 for name, flow in starts.items():
     t0 = time.perf_counter()
-    trained[name], batch_curves[name], monitored = gf.train_flow(
+    trained[name], log = gf.train_flow(
         flow, X, steps=STEPS, peak_lr=LR[name], warmup=WARMUP[name],
         val_data={"training set": X, "held out": X_test},
     )
     seconds[name] = time.perf_counter() - t0
-    train_curves[name], held_out_curves[name] = monitored["training set"], monitored["held out"]
+    batch_curves[name] = log.loss
+    train_curves[name], held_out_curves[name] = log["training set"], log["held out"]
 
 print(f"\nafter {STEPS} steps (NLL, nats; lower is better):")
 print(f"{'model':14s} {'peak LR':>8s} {'warm-up':>8s} {'train':>7s} {'held-out':>9s} "

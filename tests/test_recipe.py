@@ -90,7 +90,7 @@ def test_steps_bound_all_fine_tuning_runs_together(monkeypatch, steps, runs):
     seen = []
 
     def recording_train_flow(flow, X, *, steps, **options):
-        seen.append((steps, float(np.max(options["noise_std"]))))
+        seen.append((steps, float(np.max(options["noise"]))))
         return train_flow(flow, X, steps=steps, **options)
 
     monkeypatch.setattr(recipe, "train_flow", recording_train_flow)
@@ -167,3 +167,44 @@ def test_frozen_rotations_stay_the_greedy_ones():
     assert not np.array_equal(marginal(frozen_short), marginal(frozen_long))
     assert not np.array_equal(rotation(frozen_long), rotation(trained_long))
     assert jax.tree.structure(frozen_long) == jax.tree.structure(trained_long)
+
+
+def test_patience_counts_gradient_steps(monkeypatch):
+    """fit_density hands its patience, in gradient steps, to train_flow unchanged."""
+    import gauss_flows.recipe as recipe
+
+    seen = []
+
+    def recording_train_flow(flow, X, **options):
+        seen.append(options["patience"])
+        return train_flow(flow, X, **options)
+
+    monkeypatch.setattr(recipe, "train_flow", recording_train_flow)
+    X = moons(600, 0)
+    gf.fit_density(X, steps=50, max_layers=2, architecture="diagonal", noise=0.0)
+    gf.fit_density(X, steps=50, max_layers=2, architecture="diagonal", noise=0.0, patience=50)
+    assert seen == [recipe.DEFAULT_PATIENCE, 50] and recipe.DEFAULT_PATIENCE == 1000
+
+
+def test_val_fraction_rule_is_shared():
+    from gauss_flows.recipe import check_val_fraction, held_out_rows
+
+    assert check_val_fraction(0.0) == 0.0 and held_out_rows(3000, val_fraction=0.0) == 0
+    for bad in (1.0, -0.1, "0.1", True):
+        with pytest.raises(ValueError, match="val_fraction"):
+            check_val_fraction(bad)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(patience=0), "patience"),
+        (dict(batch=2.0), "batch"),
+        (dict(n_components=0), "n_components"),
+        (dict(peak_lr=0.0), "peak_lr"),
+        (dict(time_budget=-1.0), "time_budget"),
+    ],
+)
+def test_settings_are_checked_before_fitting(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gf.fit_density(moons(200, 0), **kwargs)

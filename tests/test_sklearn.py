@@ -132,6 +132,10 @@ def test_few_rows_cap_the_components():
         ({"n_components": 2.5}, "n_components"),
         ({"peak_lr": -1.0}, "peak_lr"),
         ({"val_fraction": 1.0}, "val_fraction"),
+        ({"val_fraction": -0.1}, "val_fraction"),
+        ({"patience": 0}, "patience"),
+        ({"nn_depth": -1}, "nn_depth"),
+        ({"steps": 0}, "steps"),
     ],
 )
 def test_bad_settings_are_named_at_fit(params, match, data):
@@ -163,7 +167,6 @@ def test_cold_strategy_trains(data):
 
 
 def test_warm_strategy_uses_the_recipe(data):
-    pytest.importorskip("gauss_flows.recipe", reason="fit_density (recipe.py) has not landed yet")
     est = _trained_strategy("warm", data)
     assert np.all(np.isfinite(est.score_samples(data)))
     greedy = GaussianizationDensity(strategy="rbig", n_layers=2, n_components=3).fit(data)
@@ -177,3 +180,20 @@ def test_coupling_strategies_train(strategy, data):
     assert np.all(np.isfinite(est.score_samples(data)))
     Z = est.transform(data[:20])
     np.testing.assert_allclose(est.inverse_transform(Z), data[:20], rtol=1e-5, atol=1e-6)
+
+
+def test_warm_strategy_passes_the_recipe_its_settings(data, monkeypatch):
+    """One rule for val_fraction (the recipe's, [0, 1)) and one unit for patience (steps)."""
+    import gauss_flows.sklearn as module
+
+    seen = {}
+
+    def recording_fit_density(X, **options):
+        seen.update(options)
+        return gf.fit_rbig(X, n_layers=1, n_components=2)
+
+    monkeypatch.setattr(module, "fit_density", recording_fit_density)
+    GaussianizationDensity(val_fraction=0.0, patience=250, random_state=4).fit(data)
+    assert seen["val_fraction"] == 0.0 and seen["patience"] == 250
+    assert seen["random_state"] == 4
+    assert GaussianizationDensity().patience == gf.recipe.DEFAULT_PATIENCE == 1000

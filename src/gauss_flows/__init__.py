@@ -6,18 +6,21 @@ warm-starts gradient training (:func:`train_flow`). :func:`fit_density` is the
 recommended one-call recipe.
 """
 
-from gauss_flows import bijections, datasets, fit, layout
+from gauss_flows import bijections, datasets, fit, layout, train
 from gauss_flows._version import __version__
 from gauss_flows.bijections import (
+    AbstractGaussianizationBlock,
+    CouplingGaussianizationBlock,
     GaussianizationBlock,
     GaussianizationStack,
     HouseholderRotation,
     MixtureCDFCoupling,
     MixtureCDFGaussianization,
 )
-from gauss_flows.fit import fit_mixture_em, fit_rbig, fit_rbig_coupling
+from gauss_flows.fit import MixtureFit, fit_mixture_em, fit_rbig, fit_rbig_coupling
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 from gauss_flows.information import (
+    InformationSettings,
     entropy,
     kl_divergence,
     mutual_information,
@@ -32,19 +35,23 @@ from gauss_flows.inspect import (
 from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.recipe import fit_density
 from gauss_flows.sklearn import GaussianizationDensity
-from gauss_flows.train import train_flow
-
+from gauss_flows.train import TrainingLog, train_flow
 
 __all__ = [
+    "AbstractGaussianizationBlock",
+    "CouplingGaussianizationBlock",
     "GaussianizationBlock",
     "GaussianizationDensity",
     "GaussianizationStack",
     "HouseholderRotation",
+    "InformationSettings",
     "Intermediates",
     "LayerTable",
     "MixtureCDFCoupling",
     "MixtureCDFGaussianization",
+    "MixtureFit",
     "ModelFileError",
+    "TrainingLog",
     "__version__",
     "bijections",
     "coupling_gaussianization_flow",
@@ -65,5 +72,6 @@ __all__ = [
     "read_header",
     "save",
     "total_correlation",
+    "train",
     "train_flow",
 ]

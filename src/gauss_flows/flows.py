@@ -65,6 +65,11 @@ def gaussianization_flow(
         >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=4)
         >>> flow.sample(jr.key(1), (5,)).shape
         (5, 2)
+
+    References:
+        Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
+        Laparra, Camps-Valls and Malo (2011), "Iterative Gaussianization: from ICA to
+        random rotations", IEEE Transactions on Neural Networks 22(4).
     """
     check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
     loc, scale = _standardisation(loc, scale, n_dims)
@@ -138,10 +143,10 @@ def coupling_gaussianization_flow(
     condition the first. :func:`fit_rbig_coupling` with the same sizes returns the same
     pytree structure, set to the greedy RBIG fit (the warm start).
 
-    Defaults (4 blocks, i.e. 8 coupling layers; 8 components; conditioners with one hidden
-    layer of 32 SiLU units) were chosen on the seed's moons, where this cold start trains
-    well with ``train_flow(..., peak_lr=3e-3)`` and the warm start with ``peak_lr=1e-3``;
-    8 blocks fitted the training data closer but generalised worse.
+    The defaults (4 blocks, i.e. 8 coupling layers; 8 components; conditioners with one
+    hidden layer of 32 SiLU units) train well from this cold start with
+    ``train_flow(..., peak_lr=3e-3)``, and from the greedy warm start with ``peak_lr=1e-3``
+    (``docs/design.md``, "Coupling flows").
 
     Args:
         key: JAX random key.
@@ -173,6 +178,10 @@ def coupling_gaussianization_flow(
         >>> flow = gf.coupling_gaussianization_flow(jr.key(0), n_dims=3, n_layers=2)
         >>> flow.sample(jr.key(1), (5,)).shape
         (5, 3)
+
+    References:
+        Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
+        Dinh, Sohl-Dickstein and Bengio (2017), "Density estimation using Real NVP", ICLR.
     """
     check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
     check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)

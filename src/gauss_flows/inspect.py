@@ -1,15 +1,23 @@
 """Look inside a Gaussianization flow: the data after every block, and per-block diagnostics.
 
-Works for the library's flows, ``Transformed(base, Invert(GaussianizationStack(...)))``
-(diagonal and coupling flows, greedy fits and trained flows alike), and for any flow laid
-out as ``Transformed(base, Invert(Chain([..., Scan(block), ...])))``. The stacked blocks
-are sliced by depth and every block's ``transform_and_log_det`` is applied to all
-rows, so nothing here depends on what a block is made of.
+Works for every flow of the library's layout (:mod:`gauss_flows.layout`): diagonal and
+coupling flows, greedy fits and trained flows alike. The stacked blocks are sliced by
+depth and every block's ``transform_and_log_det`` is applied to all rows, so nothing here
+depends on what a block is made of.
+
+Example:
+    >>> import numpy as np
+    >>> import gauss_flows as gf
+    >>> X = np.random.default_rng(0).standard_exponential((300, 2))
+    >>> flow = gf.fit_rbig(X, n_layers=2, n_components=4)
+    >>> gf.inspect.n_layers(flow), len(gf.inspect_layers(flow, X, tc_method="gaussian"))
+    (2, 3)
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -18,16 +26,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import paramax
-from flowjax.bijections import Chain, Invert, Scan
 from flowjax.bijections.bijection import AbstractBijection
 from flowjax.distributions import Transformed
 from jax.scipy.special import ndtr
 from jaxtyping import Array, ArrayLike
 
-from gauss_flows._information.entropy1d import check_spacing, negentropy, negentropy_null, spacing_entropy
+from gauss_flows import layout
+from gauss_flows._information.entropy1d import (
+    check_spacing,
+    negentropy,
+    negentropy_null,
+    spacing_entropy,
+)
+from gauss_flows._information.gaussian import correlation, gaussian_tc, normal_scores
+from gauss_flows._information.remainder import scores_total_correlation
 from gauss_flows._validation import as_data_matrix
-from gauss_flows.bijections import GaussianizationStack
-from gauss_flows.bijections.stack import stack_depth
+from gauss_flows.bijections import AbstractGaussianizationBlock, GaussianizationStack
+from gauss_flows.information import MIN_SAMPLES, InformationSettings
+from gauss_flows.layout import n_layers
+
+__all__ = [
+    "COLUMNS",
+    "Intermediates",
+    "LayerTable",
+    "block",
+    "forward_with_intermediates",
+    "inspect_layers",
+    "n_blocks",
+    "n_layers",
+]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -35,44 +62,50 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 class Intermediates(NamedTuple):
     """The data on its way through a flow's Gaussianizer (data → latent).
 
-    ``states[0]`` is the data after the layers before the stacked blocks (the fixed
-    standardiser), ``states[b]`` the data after block ``b``, and, if the Gaussianizer has
-    layers after the blocks, one last state after them. ``log_dets[b]`` is the cumulative
+    ``states[0]`` is the data after the fixed standardisation and ``states[b]`` the data
+    after block ``b``; the last state is the latent. ``log_dets[b]`` is the cumulative
     ``log |det ∂states[b]/∂x|`` from the raw data ``x``, row by row.
     """
 
     states: Array
-    """Shape ``(n_states, n_samples, n_dims)``."""
+    """Shape ``(n_layers + 1, n_samples, n_dims)``."""
     log_dets: Array
-    """Shape ``(n_states, n_samples)``."""
+    """Shape ``(n_layers + 1, n_samples)``."""
 
 
-def _split_gaussianizer(flow: Transformed) -> tuple[list[AbstractBijection], Scan, list[AbstractBijection]]:
-    """The layers before, the ``Scan`` of blocks, and the layers after, of a flow."""
-    if not isinstance(flow, Transformed):
-        raise ValueError(f"expected a flowjax Transformed flow; got {type(flow).__name__}")
-    bijection = paramax.unwrap(flow).bijection
-    if not isinstance(bijection, Invert):
-        raise ValueError("expected a flow of the form Transformed(base, Invert(gaussianizer))")
-    gaussianizer = bijection.bijection
-    if isinstance(gaussianizer, GaussianizationStack):
-        return [gaussianizer.standardizer], Scan(gaussianizer.blocks), []
-    layers = list(gaussianizer.bijections) if isinstance(gaussianizer, Chain) else [gaussianizer]
-    scans = [i for i, layer in enumerate(layers) if isinstance(layer, Scan)]
-    if len(scans) != 1:
-        raise ValueError(f"expected exactly one Scan of stacked blocks in the flow; found {len(scans)}")
-    i = scans[0]
-    return layers[:i], layers[i], layers[i + 1 :]
+def _gaussianizer(flow: Transformed) -> GaussianizationStack:
+    """The flow's Gaussianizer with every parametrisation unwrapped."""
+    return paramax.unwrap(layout.gaussianizer(flow))
 
 
 def n_blocks(flow: Transformed) -> int:
-    """Number of stacked blocks in a flow."""
-    _, scan, _ = _split_gaussianizer(flow)
-    return stack_depth(scan.bijection)
+    """Deprecated name of :func:`n_layers` (:func:`gauss_flows.layout.n_layers`), kept for
+    one release.
+
+    Example:
+        >>> import warnings
+        >>> import jax.random as jr
+        >>> import gauss_flows as gf
+        >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=3)
+        >>> with warnings.catch_warnings(record=True):
+        ...     gf.inspect.n_blocks(flow)
+        3
+    """
+    warnings.warn(
+        "gauss_flows.inspect.n_blocks is deprecated and will be removed in the next release; "
+        "use gauss_flows.inspect.n_layers",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return n_layers(flow)
 
 
-def block(flow: Transformed, index: int) -> AbstractBijection:
-    """Block ``index`` of a flow's stacked ``Scan``, as a bijection of its own.
+def block(flow: Transformed, index: int) -> AbstractGaussianizationBlock:
+    """Block ``index`` of a flow's stacked blocks, as a bijection of its own.
+
+    Raises:
+        TypeError: If ``flow`` does not have the library's layout.
+        ValueError: If ``index`` is out of range.
 
     Example:
         >>> import jax.random as jr
@@ -81,11 +114,11 @@ def block(flow: Transformed, index: int) -> AbstractBijection:
         >>> gf.inspect.block(flow, 1).shape
         (2,)
     """
-    count = n_blocks(flow)
+    count = n_layers(flow)
     if not -count <= index < count:
         raise ValueError(f"block index {index} out of range for a flow with {count} blocks")
-    _, scan, _ = _split_gaussianizer(flow)
-    return jax.tree.map(lambda a: a[index] if eqx.is_array(a) else a, scan.bijection)
+    blocks = _gaussianizer(flow).blocks
+    return jax.tree.map(lambda a: a[index] if eqx.is_array(a) else a, blocks)
 
 
 def _apply_rows(layer: AbstractBijection, z: Array) -> tuple[Array, Array]:
@@ -93,12 +126,10 @@ def _apply_rows(layer: AbstractBijection, z: Array) -> tuple[Array, Array]:
 
 
 @eqx.filter_jit
-def _forward(before, scan, after, x):
-    log_det = jnp.zeros(x.shape[0], x.dtype)
-    for layer in before:
-        x, ld = _apply_rows(layer, x)
-        log_det = log_det + ld
-    params, static = eqx.partition(scan.bijection, eqx.is_array)
+def _forward(stack: GaussianizationStack, x: Array) -> tuple[Array, Array]:
+    x, ld = _apply_rows(stack.standardizer, x)
+    log_det = jnp.zeros(x.shape[0], x.dtype) + ld
+    params, static = eqx.partition(stack.blocks, eqx.is_array)
 
     def step(carry, p):
         z, total = carry
@@ -106,16 +137,8 @@ def _forward(before, scan, after, x):
         total = total + ld
         return (z, total), (z, total)
 
-    (z, total), (zs, lds) = jax.lax.scan(step, (x, log_det), params)
-    states = [x[None], zs]
-    dets = [log_det[None], lds]
-    if after:
-        for layer in after:
-            z, ld = _apply_rows(layer, z)
-            total = total + ld
-        states.append(z[None])
-        dets.append(total[None])
-    return jnp.concatenate(states), jnp.concatenate(dets)
+    _, (zs, lds) = jax.lax.scan(step, (x, log_det), params)
+    return jnp.concatenate([x[None], zs]), jnp.concatenate([log_det[None], lds])
 
 
 def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates:
@@ -127,12 +150,13 @@ def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates
         X: Data, shape ``(n_samples, n_dims)``.
 
     Returns:
-        :class:`Intermediates` with ``states`` of shape ``(n_blocks + 1, n, d)`` and
-        cumulative ``log_dets`` of shape ``(n_blocks + 1, n)``; the last state is the
+        :class:`Intermediates` with ``states`` of shape ``(n_layers + 1, n, d)`` and
+        cumulative ``log_dets`` of shape ``(n_layers + 1, n)``; the last state is the
         latent, and ``base.log_prob(states[-1]) + log_dets[-1]`` is ``flow.log_prob(X)``.
 
     Raises:
-        ValueError: For NaN/inf or wrongly shaped data, or a flow without stacked blocks.
+        TypeError: If ``flow`` does not have the library's layout.
+        ValueError: For NaN/inf or wrongly shaped data.
 
     Example:
         >>> import numpy as np
@@ -142,10 +166,9 @@ def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates
         >>> gf.forward_with_intermediates(flow, X).states.shape
         (4, 200, 2)
     """
-    before, scan, after = _split_gaussianizer(flow)
+    stack = _gaussianizer(flow)
     X = as_data_matrix(X, n_dims=flow.shape[0], min_rows=1, check_constant=False)
-    states, log_dets = _forward(tuple(before), scan, tuple(after), X)
-    return Intermediates(states, log_dets)
+    return Intermediates(*_forward(stack, X))
 
 
 COLUMNS = (
@@ -270,13 +293,18 @@ def inspect_layers(
             ``"gaussian"`` keeps only its closed-form Gaussian part ``−½ log det R``
             (faster, blind to non-Gaussian dependence).
         spacing: Spacing of the 1-D entropy estimator (``None``: automatic).
-        random_state: Seed of the information estimates.
+        random_state: Integer that fixes the rotations of the total-correlation estimates.
 
     Returns:
         The table.
 
     Raises:
-        ValueError: For bad data, an unknown ``tc_method``, or a flow without stacked blocks.
+        TypeError: If ``flow`` does not have the library's layout.
+        ValueError: For bad data, an unknown ``tc_method`` or bad settings.
+
+    References:
+        Laparra, Camps-Valls & Malo (2011) for the information reduction of a block;
+        see :mod:`gauss_flows.information` for the estimators.
 
     Example:
         >>> import numpy as np
@@ -286,14 +314,12 @@ def inspect_layers(
         >>> len(table)
         4
     """
-    from gauss_flows.information import MIN_SAMPLES, _gaussian_tc
-    from gauss_flows.information import total_correlation as tc_estimate
-    from gauss_flows._information.gaussian import correlation, normal_scores
-
     if tc_method not in ("rbig", "gaussian"):
         raise ValueError(f"tc_method must be 'rbig' or 'gaussian'; got {tc_method!r}")
+    settings = InformationSettings(spacing=spacing, random_state=random_state)
+    stack = _gaussianizer(flow)
     X = as_data_matrix(X, n_dims=flow.shape[0], min_rows=MIN_SAMPLES)
-    states, log_dets = forward_with_intermediates(flow, X)
+    states, log_dets = _forward(stack, X)
     n, d = X.shape
     m = check_spacing(spacing, n)
     j_bias = negentropy_null(n, m, str(X.dtype))[0]
@@ -306,13 +332,14 @@ def inspect_layers(
         if d == 1:
             tc = 0.0
         elif tc_method == "rbig":
-            tc = tc_estimate(np.asarray(z), spacing=spacing, random_state=random_state)
+            tc = scores_total_correlation(normal_scores(z), settings)
         else:
-            tc = _gaussian_tc(correlation(normal_scores(z)), n)
+            tc = gaussian_tc(correlation(normal_scores(z)), n)
         nongauss = marginal_kl + tc
         rows["block"].append(b)
         rows["nongaussianity"].append(nongauss)
-        rows["information_reduction"].append(np.nan if b == 0 else rows["nongaussianity"][-2] - nongauss)
+        reduction = np.nan if b == 0 else rows["nongaussianity"][-2] - nongauss
+        rows["information_reduction"].append(reduction)
         rows["negentropy"].append(float(jnp.sum(negentropy(z, m) - j_bias)))
         rows["total_correlation"].append(tc)
         rows["mean_error"].append(mean_err)

@@ -3,6 +3,15 @@
 The core library does not need matplotlib: it is imported inside each function. Every
 function returns the matplotlib ``Figure`` it drew on and works headless (set the ``Agg``
 backend, or run where no display is available).
+
+Example:
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import jax.random as jr
+    >>> import gauss_flows as gf
+    >>> from gauss_flows import plotting
+    >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2)
+    >>> len(plotting.plot_density(flow, grid_size=20).axes)  # contours and colour bar
+    2
 """
 
 from __future__ import annotations
@@ -14,12 +23,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
+from gauss_flows._validation import as_data_matrix
+from gauss_flows.inspect import LayerTable, forward_with_intermediates
+from gauss_flows.train import TrainingLog
+
 if TYPE_CHECKING:  # pragma: no cover
     from flowjax.distributions import Transformed
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from gauss_flows.inspect import LayerTable
 
 _SCATTER = dict(s=4, alpha=0.35, linewidths=0, color="tab:blue")
 
@@ -52,8 +63,6 @@ def _two_d(flow: Transformed) -> None:
 
 
 def _points(X: ArrayLike, name: str = "X", n_dims: int | None = None) -> np.ndarray:
-    from gauss_flows._validation import as_data_matrix
-
     return np.asarray(as_data_matrix(X, name=name, min_rows=1, n_dims=n_dims, check_constant=False))
 
 
@@ -82,15 +91,14 @@ def plot_density(
         title: Axes title.
 
     Returns:
-        The Figure.
+        The Figure, with the contours and their colour bar.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
         >>> import numpy as np
         >>> import gauss_flows as gf
         >>> from gauss_flows.plotting import plot_density
         >>> X = np.random.default_rng(0).normal(size=(300, 2))
-        >>> fig = plot_density(gf.fit_rbig(X, n_layers=2, n_components=4), X)
+        >>> fig = plot_density(gf.fit_rbig(X, n_layers=2, n_components=4), X, log=True)
     """
     _two_d(flow)
     pts = None if X is None else _points(X, n_dims=2)
@@ -138,10 +146,9 @@ def plot_samples(
         n_samples: Number of samples (defaults to the number of data rows).
 
     Returns:
-        The Figure.
+        The Figure, with the data on the left and the samples on the right.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
         >>> import jax.random as jr
         >>> import numpy as np
         >>> import gauss_flows as gf
@@ -172,7 +179,7 @@ def plot_samples(
 
 
 def plot_training_curves(
-    train_nll: ArrayLike,
+    train_nll: ArrayLike | TrainingLog,
     val_nll: ArrayLike | None = None,
     log_every: int = 25,
     ax: Axes | None = None,
@@ -182,29 +189,36 @@ def plot_training_curves(
     """Negative log-likelihood against the step, as :func:`train_flow` records it.
 
     Args:
-        train_nll: Training NLL, one entry per ``log_every`` steps.
-        val_nll: Held-out NLL on the same schedule, if any.
-        log_every: Steps between entries.
+        train_nll: The :class:`~gauss_flows.train.TrainingLog` of a run (its minibatch
+            loss and every monitored data set, against its steps), or the training NLL
+            alone, one entry per ``log_every`` steps.
+        val_nll: With an array ``train_nll``: held-out NLL on the same schedule, if any.
+        log_every: With an array ``train_nll``: steps between entries.
         ax: Axes to draw on; a new figure when ``None``.
         title: Axes title.
 
     Returns:
-        The Figure.
+        The Figure, one line per curve.
+
+    Raises:
+        ValueError: If there is no record, or ``val_nll`` comes with a ``TrainingLog``
+            (which holds its monitored data sets itself).
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import numpy as np
         >>> from gauss_flows.plotting import plot_training_curves
+        >>> from gauss_flows.train import TrainingLog
+        >>> log = TrainingLog(
+        ...     np.array([0, 25]), np.array([3.0, 2.5]), {"val_data": np.array([3.1, 2.6])}
+        ... )
+        >>> len(plot_training_curves(log).axes[0].lines)
+        2
         >>> fig = plot_training_curves([3.0, 2.5, 2.2], [3.1, 2.6, 2.4], log_every=25)
     """
-    train = np.asarray(train_nll, dtype=float).ravel()
-    if train.size == 0:
-        raise ValueError("train_nll is empty")
+    curves = _training_curves(train_nll, val_nll, log_every)
     fig, ax = _axes(ax, figsize=(5.0, 3.5))
-    steps = np.arange(train.size) * log_every
-    ax.plot(steps, train, label="train", color="tab:blue")
-    if val_nll is not None:
-        val = np.asarray(val_nll, dtype=float).ravel()
-        ax.plot(np.arange(val.size) * log_every, val, label="validation", color="tab:orange")
+    for i, (label, steps, values) in enumerate(curves):
+        ax.plot(steps, values, label=label, color=_COLOURS[i % len(_COLOURS)])
     ax.set_xlabel("step")
     ax.set_ylabel("NLL (nats)")
     ax.legend(frameon=False)
@@ -212,6 +226,33 @@ def plot_training_curves(
         ax.set_title(title)
     _style(ax)
     return fig
+
+
+_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def _training_curves(
+    train_nll: ArrayLike | TrainingLog, val_nll: ArrayLike | None, log_every: int
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(label, steps, NLL)`` of every curve :func:`plot_training_curves` draws."""
+    if isinstance(train_nll, TrainingLog):
+        if val_nll is not None:
+            raise ValueError("val_nll goes with an array train_nll; a TrainingLog holds its own")
+        log = train_nll
+        curves = [("train", log.steps, np.asarray(log.loss, dtype=float))]
+        curves += [
+            ("validation" if name == "val_data" else name, log.steps, np.asarray(v, dtype=float))
+            for name, v in log.monitored.items()
+        ]
+    else:
+        train = np.asarray(train_nll, dtype=float).ravel()
+        curves = [("train", np.arange(train.size) * log_every, train)]
+        if val_nll is not None:
+            val = np.asarray(val_nll, dtype=float).ravel()
+            curves.append(("validation", np.arange(val.size) * log_every, val))
+    if curves[0][2].size == 0:
+        raise ValueError("train_nll is empty")
+    return curves
 
 
 def plot_layers(
@@ -237,7 +278,6 @@ def plot_layers(
         The Figure, one Axes per shown state.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
         >>> import numpy as np
         >>> import gauss_flows as gf
         >>> from gauss_flows.plotting import plot_layers
@@ -246,8 +286,6 @@ def plot_layers(
         >>> len(fig.axes)
         4
     """
-    from gauss_flows.inspect import forward_with_intermediates
-
     _two_d(flow)
     pts = _points(X, n_dims=2)[:max_points]
     states = np.asarray(forward_with_intermediates(flow, pts).states)
@@ -285,10 +323,9 @@ def plot_diagnostics(
         log: Logarithmic y axis (non-positive values are dropped).
 
     Returns:
-        The Figure.
+        The Figure: one panel per column, or the given Axes' figure.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
         >>> import numpy as np
         >>> import gauss_flows as gf
         >>> from gauss_flows.plotting import plot_diagnostics
@@ -297,8 +334,6 @@ def plot_diagnostics(
         >>> len(plot_diagnostics(table, ["nongaussianity", "ks"]).axes)
         2
     """
-    from gauss_flows.inspect import LayerTable
-
     if not isinstance(table, LayerTable):
         raise ValueError(f"plot_diagnostics needs a LayerTable from inspect_layers; got {type(table).__name__}")
     columns = list(columns)

@@ -1,21 +1,50 @@
-"""The recommended one-call fit: greedy RBIG, then fine-tuning early-stopped on held-out rows."""
+"""The recommended one-call fit: greedy RBIG, then fine-tuning early-stopped on held-out rows.
+
+:func:`fit_density` holds rows out (:func:`held_out_rows`), fits the rest greedily, and
+fine-tunes the greedy flow by maximum likelihood in the runs :func:`fine_tuning_runs`
+plans, keeping the flow with the best held-out likelihood. The rules it follows are
+public functions of their own, so the estimator, the command line and benchmarks share
+them: :func:`default_peak_lr`, :func:`default_noise_level`, :func:`held_out_rows`.
+
+Example:
+    >>> from gauss_flows.recipe import fine_tuning_runs, held_out_rows
+    >>> held_out_rows(2000), fine_tuning_runs(2000, steps=600, noise=0.0)
+    (200, [(0.0, 600)])
+
+References:
+    Laparra, V., Camps-Valls, G. & Malo, J. (2011). Iterative Gaussianization: from ICA to
+    random rotations. IEEE Transactions on Neural Networks 22(4).
+    Meng, C., Song, Y., Song, J. & Ermon, S. (2020). Gaussianization flows. AISTATS.
+"""
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
-import jax.random as jr
 import numpy as np
 from flowjax.distributions import Transformed
-from jaxtyping import ArrayLike
+from jaxtyping import Array, ArrayLike
 
-from gauss_flows._validation import as_data_matrix
+from gauss_flows import layout
+from gauss_flows._validation import as_data_matrix, check_int, check_number
 from gauss_flows.fit.rbig import fit_rbig
 from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
-from gauss_flows import layout
-from gauss_flows.train import _check_positive_int, _mean_nll, train_flow
+from gauss_flows.train import mean_nll, train_flow
+
+__all__ = [
+    "ARCHITECTURES",
+    "COUPLING_MIN_ROWS_PER_DIM",
+    "DEFAULT_PATIENCE",
+    "DEFAULT_STEPS",
+    "MIN_VAL_ROWS",
+    "ROTATION_MIN_ROWS_PER_DIM",
+    "check_val_fraction",
+    "default_noise_level",
+    "default_peak_lr",
+    "fine_tuning_runs",
+    "fit_density",
+    "held_out_rows",
+]
 
 #: Fewest held-out rows worth splitting off; smaller data trains on every row.
 MIN_VAL_ROWS = 50
@@ -23,25 +52,25 @@ MIN_VAL_ROWS = 50
 #: Fine-tuning steps when none are given.
 DEFAULT_STEPS = 3000
 
+#: Gradient steps without held-out improvement after which fine-tuning stops.
+DEFAULT_PATIENCE = 1000
+
 #: The architectures :func:`fit_density` knows; ``"auto"`` picks one from the data's width.
 ARCHITECTURES = ("auto", "coupling", "diagonal")
 
 #: Training rows per column from which ``architecture="auto"`` uses coupling layers.
 COUPLING_MIN_ROWS_PER_DIM = 50
 
-#: Training rows per column from which fine-tuning also trains the rotations: they did
-#: on digits (24 rows per column) and overfitted at once on MNIST-5k (4.6).
+#: Training rows per column from which fine-tuning also trains the rotations.
 ROTATION_MIN_ROWS_PER_DIM = 10
 
 
 def default_peak_lr(steps: int) -> float:
     """The recipe's peak learning rate for a budget of ``steps`` fine-tuning steps.
 
-    1e-3 from 3000 steps up; shorter budgets need a larger rate to move the greedy fit
-    at all, so it grows as ``1e-3·√(3000/steps)`` up to 3e-3 (reached at 333 steps).
-    Measured with :func:`fit_density`: at 300 steps, 3e-3 against 1e-3 gave held-out
-    NLL 1.719 vs 1.729 on moons and test log-likelihood −0.030 vs −0.146 on a
-    10,000-row POWER sample; at 200 steps on digits, 76.67 vs 75.64.
+    ``1e-3`` for :data:`DEFAULT_STEPS` steps or more; a shorter budget gets the larger rate
+    ``1e-3·√(DEFAULT_STEPS/steps)``, at most ``3e-3``, so that few steps still move the
+    greedy fit.
 
     Example:
         >>> from gauss_flows.recipe import default_peak_lr
@@ -54,11 +83,10 @@ def default_peak_lr(steps: int) -> float:
 def default_noise_level(n_rows: int) -> float:
     """Input-noise level the recipe tries, as a share of each column's standard deviation.
 
-    ``0.25·n^(−1/5)``: the one-dimensional kernel-bandwidth rate, a quarter of it, so the
-    smoothing fades as data grow (0.05 at 3,000 rows, 0.014 at 1.6 million). Chosen on
-    moons, where it took the coupling recipe's held-out NLL from 1.696 to 1.644; on a
-    POWER sample the same noise hurt (test NLL −0.101 → 0.107), which is why
-    ``noise="auto"`` keeps it only where the held-out rows prefer it.
+    ``0.25·n^(−1/5)`` for ``n`` training rows: a quarter of the one-dimensional
+    kernel-bandwidth rate, so the smoothing fades as the data grow. Whether it helps
+    depends on the data, so ``noise="auto"`` keeps it only where the held-out rows prefer
+    it.
 
     Example:
         >>> from gauss_flows.recipe import default_noise_level
@@ -68,31 +96,21 @@ def default_noise_level(n_rows: int) -> float:
     return 0.25 * n_rows ** -0.2
 
 
-def _choose_architecture(architecture: str, n_rows: int, n_dims: int) -> str:
-    if architecture not in ARCHITECTURES:
-        raise ValueError(
-            f"architecture must be one of {', '.join(map(repr, ARCHITECTURES))}; "
-            f"got {architecture!r}"
-        )
-    if architecture == "auto":
-        enough_rows = n_rows >= COUPLING_MIN_ROWS_PER_DIM * n_dims
-        return "coupling" if n_dims >= 2 and enough_rows else "diagonal"
-    if architecture == "coupling" and n_dims < 2:
-        raise ValueError("architecture='coupling' needs at least 2 columns; got 1")
-    return architecture
+def check_val_fraction(val_fraction: float) -> float:
+    """``val_fraction`` as a float if it lies in ``[0, 1)`` (0: hold no rows out).
 
+    The one rule for held-out shares, used by :func:`fit_density`, the scikit-learn
+    estimator and the command line.
 
-def _noise_levels(noise: float | str, n_rows: int, honest_split: bool) -> list[float]:
-    if isinstance(noise, str):
-        if noise != "auto":
-            raise ValueError(f"noise must be 'auto' or a non-negative number; got {noise!r}")
-        # Without separate held-out rows the choice could only favour the noise-free fit.
-        return [0.0, default_noise_level(n_rows)] if honest_split else [0.0]
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not (
-        math.isfinite(noise) and noise >= 0
-    ):
-        raise ValueError(f"noise must be 'auto' or a non-negative number; got {noise!r}")
-    return [float(noise)]
+    Raises:
+        ValueError: If ``val_fraction`` is not a number in ``[0, 1)``.
+
+    Example:
+        >>> from gauss_flows.recipe import check_val_fraction
+        >>> check_val_fraction(0.2)
+        0.2
+    """
+    return check_number("val_fraction", val_fraction, high=1.0, low_open=False)
 
 
 def held_out_rows(n_rows: int, *, val_fraction: float = 0.1, n_components: int = 8) -> int:
@@ -102,14 +120,15 @@ def held_out_rows(n_rows: int, *, val_fraction: float = 0.1, n_components: int =
     :data:`MIN_VAL_ROWS` or would leave fewer than ``2 · n_components`` rows to fit on;
     the fit then trains and stops on every row.
 
+    Raises:
+        ValueError: If ``val_fraction`` is not in ``[0, 1)`` (:func:`check_val_fraction`).
+
     Example:
         >>> from gauss_flows.recipe import held_out_rows
         >>> held_out_rows(3000), held_out_rows(400)
         (300, 0)
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must lie in [0, 1); got {val_fraction!r}")
-    n_val = int(round(val_fraction * n_rows))
+    n_val = int(round(check_val_fraction(val_fraction) * n_rows))
     return n_val if n_val >= MIN_VAL_ROWS and n_rows - n_val >= 2 * n_components else 0
 
 
@@ -134,11 +153,33 @@ def fine_tuning_runs(
         >>> fine_tuning_runs(400, steps=3000)
         [(0.0, 3000)]
     """
-    steps = DEFAULT_STEPS if steps is None else steps
-    _check_positive_int("steps", steps)
+    steps = check_int("steps", DEFAULT_STEPS if steps is None else steps)
     n_val = held_out_rows(n_rows, val_fraction=val_fraction, n_components=n_components)
     levels = _noise_levels(noise, n_rows - n_val, n_val > 0)[:steps]
     return [(level, steps // len(levels)) for level in levels]
+
+
+def _noise_levels(noise: float | str, n_rows: int, honest_split: bool) -> list[float]:
+    if isinstance(noise, str):
+        if noise != "auto":
+            raise ValueError(f"noise must be 'auto' or a non-negative number; got {noise!r}")
+        # Without separate held-out rows the choice could only favour the noise-free fit.
+        return [0.0, default_noise_level(n_rows)] if honest_split else [0.0]
+    return [check_number("noise", noise, low_open=False)]
+
+
+def _choose_architecture(architecture: str, n_rows: int, n_dims: int) -> str:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"architecture must be one of {', '.join(map(repr, ARCHITECTURES))}; "
+            f"got {architecture!r}"
+        )
+    if architecture == "auto":
+        enough_rows = n_rows >= COUPLING_MIN_ROWS_PER_DIM * n_dims
+        return "coupling" if n_dims >= 2 and enough_rows else "diagonal"
+    if architecture == "coupling" and n_dims < 2:
+        raise ValueError("architecture='coupling' needs at least 2 columns; got 1")
+    return architecture
 
 
 def fit_density(
@@ -157,68 +198,62 @@ def fit_density(
     rotation: str = "sliced",
     max_layers: int | None = None,
     batch: int = 512,
-    patience: int = 40,
+    patience: int = DEFAULT_PATIENCE,
     nn_width: int = 32,
     train_rotations: bool | None = None,
 ) -> Transformed:
     """Fit a Gaussianization flow the recommended way: greedy fit, then fine-tuning.
 
-    1. A share ``val_fraction`` of the rows (shuffled with ``random_state``) is held out.
+    1. :func:`held_out_rows` rows (shuffled with ``random_state``) are held out.
     2. The training rows are fitted greedily (:func:`fit_rbig`, or
        :func:`fit_rbig_coupling` for the coupling architecture); with ``n_layers=None``
        the depth is the one with the best held-out likelihood.
-    3. :func:`train_flow` fine-tunes that flow (Adam, clipping, one-cycle cosine LR; with
-       fewer than 10 training rows per column the rotations stay as fitted) and
-       stops once the held-out NLL has not improved for ``patience`` records of 25
-       steps; the flow with the best held-out NLL is kept (the greedy fit itself if
-       fine-tuning never beats it). With ``noise="auto"`` this is done twice, on the rows
-       as they are and with a little Gaussian input noise (:func:`default_noise_level`),
-       each run taking half of the ``steps`` budget, and the fit with the better
-       held-out NLL is returned.
+    3. :func:`train_flow` fine-tunes that flow (Adam, clipping, one-cycle cosine LR) and
+       stops once the held-out NLL has not improved for ``patience`` gradient steps; the
+       flow with the best held-out NLL is kept (the greedy fit itself if fine-tuning
+       never beats it). With ``noise="auto"`` this is done twice, on the rows as they are
+       and with a little Gaussian input noise (:func:`default_noise_level`), each run
+       taking half of the ``steps`` budget, and the fit with the better held-out NLL is
+       returned.
 
     Args:
         X: Data, shape ``(n_samples, n_dims)``.
         architecture: ``"coupling"`` (rotations and mixture-CDF couplings whose mixtures
             depend on the other half of the dimensions), ``"diagonal"`` (rotations and
             per-dimension mixture-CDF maps) or ``"auto"``: coupling when there are at
-            least 2 columns and 50 training rows per column, diagonal otherwise. The
-            conditioners grow with the width of the data and overfit where rows are few:
-            in the quick benchmark the coupling recipe won on moons, POWER and image
-            patches (143 rows per column) but lost to greedy RBIG alone on scikit-learn's
-            digits (21 rows per column), where the diagonal recipe wins.
+            least 2 columns and :data:`COUPLING_MIN_ROWS_PER_DIM` training rows per
+            column, diagonal otherwise (the conditioners grow with the width of the data
+            and overfit where rows are few).
         n_layers: Greedy depth; ``None`` picks it on held-out rows.
         n_components: Mixture components per dimension.
-        steps: Most fine-tuning gradient steps in all. Defaults to 3000. With
-            ``noise="auto"`` each of the two runs gets half of them (a budget of a
+        steps: Most fine-tuning gradient steps in all (default :data:`DEFAULT_STEPS`).
+            With ``noise="auto"`` each of the two runs gets half of them (a budget of a
             single step trains noise-free only).
-        peak_lr: Peak fine-tuning learning rate. Defaults to 1e-3 for runs of 3000
-            steps or more, a rate that refines the greedy solution without undoing it,
-            and rises as ``1e-3·√(3000/steps)`` (at most 3e-3) for shorter runs, which
-            measured better on moons, POWER and digits (see :func:`default_peak_lr`).
+        peak_lr: Peak fine-tuning learning rate; ``None``: :func:`default_peak_lr` of
+            each run's steps.
         noise: Gaussian input noise during fine-tuning, as a share of each column's
             standard deviation; ``"auto"`` tries none and :func:`default_noise_level`
             and keeps the better on held-out rows (none when there are no separate
             held-out rows).
         val_fraction: Share of rows held out for depth choice, early stopping and the
-            noise choice; with fewer than 50 held-out rows the whole set is used for
-            fitting and stopping (there is then no honest early stopping).
-        random_state: Seed for the split, the greedy fit, the conditioners and the
-            minibatches.
+            noise choice, in ``[0, 1)``; when :func:`held_out_rows` holds none out, the
+            whole set is used for fitting and stopping (there is then no honest early
+            stopping).
+        random_state: Integer that fixes the split, the greedy fit, the conditioners and
+            the minibatches.
         progress: Show a progress bar while fine-tuning.
-        train_rotations: Fine-tune the blocks' rotations too. ``None`` (default): only
-            with at least 10 training rows per column. A rotation has about ``d²/2``
-            parameters; on MNIST-5k (784 columns, 4.6 rows per column) fine-tuning every
-            parameter never beat the greedy fit on held-out rows while fine-tuning the
-            marginal maps alone did; on digits (24 rows per column) training the
-            rotations too beat the greedy fit.
         time_budget: Stop fine-tuning after about this many seconds in all (shared
             equally by the noise levels tried).
         rotation: Rotation of the greedy blocks (see :func:`fit_rbig`).
         max_layers: Cap on the greedy depth when it is chosen on held-out rows;
             ``None``: 8 for the coupling architecture, 64 for the diagonal one.
         batch: Fine-tuning minibatch size (capped at the number of training rows).
-        patience: Records (of 25 steps) without held-out improvement before stopping.
+        patience: Gradient steps without held-out improvement before a run stops
+            (counted in whole records of 25 steps, as :func:`train_flow` counts).
         nn_width: Hidden width of the coupling conditioners.
+        train_rotations: Fine-tune the blocks' rotations too. ``None`` (default): only
+            with at least :data:`ROTATION_MIN_ROWS_PER_DIM` training rows per column; a
+            rotation has about ``d²/2`` parameters, which fewer rows cannot pin down.
 
     Returns:
         A flowjax ``Transformed`` with the structure of :func:`coupling_gaussianization_flow`
@@ -227,7 +262,8 @@ def fit_density(
     Raises:
         ValueError: For bad data (NaN/inf, wrong rank, too few rows, constant columns), a
             ``val_fraction`` outside ``[0, 1)``, an unknown ``architecture`` or
-            ``noise``, or a ``train_rotations`` that is not a bool or ``None``.
+            ``noise``, a ``train_rotations`` that is not a bool or ``None``, or another
+            setting out of its range.
 
     Example:
         >>> import numpy as np
@@ -236,62 +272,119 @@ def fit_density(
         >>> flow = gf.fit_density(X, steps=100)
         >>> bool(np.isfinite(flow.log_prob(X[:5])).all())
         True
+
+    References:
+        Laparra et al. (2011) for the greedy fit; Meng et al. (2020) for training
+        Gaussianization flows by maximum likelihood. See :mod:`gauss_flows.recipe`.
     """
+    _check_settings(n_components, peak_lr, time_budget, batch, patience, nn_width, train_rotations)
     X = as_data_matrix(X, min_rows=max(2 * n_components, 3))
     n, n_dims = X.shape
-    if train_rotations not in (None, True, False):
-        raise ValueError(f"train_rotations must be True, False or None; got {train_rotations!r}")
     runs = fine_tuning_runs(
         n, steps=steps, noise=noise, val_fraction=val_fraction, n_components=n_components
     )
     n_val = held_out_rows(n, val_fraction=val_fraction, n_components=n_components)
-    if n_val:
-        order = np.random.default_rng(random_state).permutation(n)
-        X_train, X_val = X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
-    else:
-        X_train, X_val = X, X
+    X_train, X_val = _split_rows(X, n_val, random_state)
     architecture = _choose_architecture(architecture, X_train.shape[0], n_dims)
-
-    greedy_options = dict(
+    greedy = _greedy_fit(
+        X_train,
+        X_val,
+        architecture,
         n_layers=n_layers,
         n_components=n_components,
         random_state=random_state,
         rotation=rotation,
-        max_layers=(8 if architecture == "coupling" else 64) if max_layers is None else max_layers,
-        val_data=X_val,
+        max_layers=max_layers,
+        nn_width=nn_width,
     )
-    if architecture == "coupling":
-        greedy = fit_rbig_coupling(
-            X_train, key=jr.key(random_state), nn_width=nn_width, **greedy_options
-        )
-    else:
-        greedy = fit_rbig(X_train, **greedy_options)
-
     if train_rotations is None:
         train_rotations = X_train.shape[0] >= ROTATION_MIN_ROWS_PER_DIM * n_dims
-    trainable = None if train_rotations else _all_but_rotations(greedy)
-    column_std = X_train.std(axis=0)
+    options = dict(
+        batch=min(batch, X_train.shape[0]),
+        random_state=random_state + 1,
+        val_data=X_val,
+        patience=patience,
+        progress=progress,
+        time_budget=None if time_budget is None else time_budget / len(runs),
+        trainable=None if train_rotations else _all_but_rotations(greedy),
+    )
     fits = [
         train_flow(
             greedy,
             X_train,
             steps=run_steps,
             peak_lr=default_peak_lr(run_steps) if peak_lr is None else peak_lr,
-            batch=min(batch, X_train.shape[0]),
-            seed=random_state + 1,
-            val_data=X_val,
-            patience=patience,
-            progress=progress,
-            time_budget=None if time_budget is None else time_budget / len(runs),
-            noise_std=level * column_std,
-            trainable=trainable,
+            noise=level,
+            **options,
         )[0]
         for level, run_steps in runs
     ]
+    return _best_on_held_out(fits, X_val)
+
+
+def _greedy_fit(
+    X_train: Array,
+    X_val: Array,
+    architecture: str,
+    *,
+    max_layers: int | None,
+    nn_width: int,
+    **options,
+) -> Transformed:
+    """The greedy start of :func:`fit_density`, its depth chosen on ``X_val``.
+
+    ``options`` go to :func:`fit_rbig` or :func:`fit_rbig_coupling` (``n_layers``,
+    ``n_components``, ``random_state``, ``rotation``); ``max_layers=None`` caps the depth
+    at 8 coupling or 64 diagonal blocks.
+    """
+    if max_layers is None:
+        max_layers = 8 if architecture == "coupling" else 64
+    if architecture == "coupling":
+        return fit_rbig_coupling(
+            X_train, max_layers=max_layers, val_data=X_val, nn_width=nn_width, **options
+        )
+    return fit_rbig(X_train, max_layers=max_layers, val_data=X_val, **options)
+
+
+def _check_settings(
+    n_components: int,
+    peak_lr: float | None,
+    time_budget: float | None,
+    batch: int,
+    patience: int,
+    nn_width: int,
+    train_rotations: bool | None,
+) -> None:
+    """Check :func:`fit_density`'s settings before any fitting starts."""
+    check_int("n_components", n_components)
+    check_int("batch", batch)
+    check_int("patience", patience)
+    check_int("nn_width", nn_width)
+    if peak_lr is not None:
+        check_number("peak_lr", peak_lr)
+    if time_budget is not None:
+        check_number("time_budget", time_budget)
+    if train_rotations not in (None, True, False):
+        raise ValueError(f"train_rotations must be True, False or None; got {train_rotations!r}")
+
+
+def _split_rows(X: Array, n_val: int, random_state: int) -> tuple[Array, Array]:
+    """``(training rows, held-out rows)``: ``n_val`` random rows held out, order kept.
+
+    Without held-out rows (``n_val == 0``) both are all of ``X``.
+    """
+    if not n_val:
+        return X, X
+    order = np.random.default_rng(random_state).permutation(X.shape[0])
+    return X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
+
+
+def _best_on_held_out(fits: list[Transformed], X_val: Array) -> Transformed:
+    """The fit with the lowest mean NLL on the held-out rows (the first among equals)."""
     if len(fits) == 1:
         return fits[0]
-    held_out = eqx.filter_jit(_mean_nll)
-    return min(fits, key=lambda f: float(held_out(*eqx.partition(f, eqx.is_inexact_array), X_val)))
+    held_out = eqx.filter_jit(mean_nll)
+    return min(fits, key=lambda flow: float(held_out(flow, X_val)))
 
 
 def _all_but_rotations(flow: Transformed):

@@ -54,6 +54,25 @@ def logdet_bias(n: int, d: int) -> float:
     return float(-0.5 * (np.sum(digamma((n - i) / 2.0)) - d * digamma((n - 1) / 2.0)))
 
 
+def gaussian_tc(r: Array, n: int) -> float:
+    """Bias-corrected Gaussian total correlation ``−½ log det R̂ − bias`` of a correlation.
+
+    Args:
+        r: Sample correlation matrix of ``n`` rows, shape ``(d, d)``.
+        n: Number of rows it was computed from.
+
+    Returns:
+        ``−½ log det r`` less its exact bias :func:`logdet_bias` under Gaussianity.
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows._information.gaussian import gaussian_tc, logdet_bias
+        >>> gaussian_tc(np.eye(3), 1000) == -logdet_bias(1000, 3)
+        True
+    """
+    return -0.5 * float(logdet(r)) - logdet_bias(n, r.shape[0])
+
+
 @jax.jit
 def whiten(z: Float[Array, "n d"]) -> tuple[Float[Array, "n d"], Array]:
     """Decorrelate: ``z R̂^{-1/2}`` (symmetric root) and the ``log det R̂`` removed."""
