@@ -42,7 +42,7 @@ def native_reductions(enabled: bool = True) -> Iterator[None]:
 
     Example:
         >>> import jax, jax.numpy as jnp
-        >>> from gauss_flows.bijections._mixture_cdf import mixture_gaussianize
+        >>> from gauss_flows.bijections.mixture_cdf import mixture_gaussianize
         >>> from gauss_flows._compile_mode import native_reductions
         >>> f = lambda m: mixture_gaussianize(0.3, jnp.zeros(2), m, jnp.zeros(2))[0]
         >>> with native_reductions():

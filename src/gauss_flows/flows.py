@@ -13,14 +13,12 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._validation import check_int
 
-from gauss_flows.bijections import (
-    CouplingGaussianizationBlock,
-    GaussianizationBlock,
-    GaussianizationStack,
-    HouseholderRotation,
-    MixtureCDFCoupling,
-    MixtureCDFGaussianization,
-)
+from gauss_flows.bijections import GaussianizationStack, HouseholderRotation
+from gauss_flows.bijections.block import AbstractGaussianizationBlock
+from gauss_flows.bijections.coupling import MixtureCDFCoupling
+from gauss_flows.bijections.coupling_block import CouplingGaussianizationBlock
+from gauss_flows.bijections.diagonal_block import GaussianizationBlock
+from gauss_flows.bijections.marginal import MixtureCDFGaussianization
 from gauss_flows.layout import assemble_flow
 
 
@@ -72,7 +70,6 @@ def gaussianization_flow(
         random rotations", IEEE Transactions on Neural Networks 22(4).
     """
     check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
-    loc, scale = _standardisation(loc, scale, n_dims)
 
     def make_block(k: PRNGKeyArray) -> GaussianizationBlock:
         k_rot, k_marg = jr.split(k)
@@ -88,8 +85,7 @@ def gaussianization_flow(
             ),
         )
 
-    blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
-    return assemble_flow(GaussianizationStack(loc, scale, blocks))
+    return _stacked_flow(key, n_layers, loc, scale, make_block)
 
 
 def check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
@@ -104,11 +100,21 @@ def check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
     check_int("n_components", n_components)
 
 
-def _standardisation(loc: ArrayLike | None, scale: ArrayLike | None, n_dims: int):
-    """``loc`` and ``scale`` broadcast to ``(n_dims,)``; 0 and 1 where not given."""
-    loc = 0.0 if loc is None else loc
-    scale = 1.0 if scale is None else scale
-    return tuple(jnp.broadcast_to(jnp.asarray(v, float), (n_dims,)) for v in (loc, scale))
+def _stacked_flow(
+    key: PRNGKeyArray,
+    n_layers: int,
+    loc: ArrayLike | None,
+    scale: ArrayLike | None,
+    make_block: Callable[[PRNGKeyArray], AbstractGaussianizationBlock],
+) -> Transformed:
+    """The flow of ``n_layers`` blocks from ``make_block``, behind the standardisation.
+
+    ``loc`` and ``scale`` are broadcast to the blocks' shape; 0 and 1 where not given.
+    """
+    blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
+    moments = [0.0 if loc is None else loc, 1.0 if scale is None else scale]
+    loc, scale = (jnp.broadcast_to(jnp.asarray(v, float), blocks.shape) for v in moments)
+    return assemble_flow(GaussianizationStack(loc, scale, blocks))
 
 
 # ---- coupling Gaussianization flows ----
@@ -176,8 +182,8 @@ def coupling_gaussianization_flow(
         >>> import jax.random as jr
         >>> import gauss_flows as gf
         >>> flow = gf.coupling_gaussianization_flow(jr.key(0), n_dims=3, n_layers=2)
-        >>> flow.sample(jr.key(1), (5,)).shape
-        (5, 3)
+        >>> bool(flow.log_prob(flow.sample(jr.key(1), (5,))).shape == (5,))
+        True
 
     References:
         Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
@@ -185,7 +191,6 @@ def coupling_gaussianization_flow(
     """
     check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
     check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
-    loc, scale = _standardisation(loc, scale, n_dims)
     options = dict(
         n_dims=n_dims,
         n_components=n_components,
@@ -209,8 +214,7 @@ def coupling_gaussianization_flow(
             MixtureCDFCoupling.random(k_second, cond_first=False, **options),
         )
 
-    blocks = eqx.filter_vmap(make_block)(jr.split(key, n_layers))
-    return assemble_flow(GaussianizationStack(loc, scale, blocks))
+    return _stacked_flow(key, n_layers, loc, scale, make_block)
 
 
 def check_coupling_sizes(*, n_dims: int, nn_width: int, nn_depth: int) -> None:

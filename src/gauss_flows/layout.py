@@ -160,13 +160,14 @@ def from_latent(flow: Transformed, Z: ArrayLike) -> Array:
     """Map latent rows back to data (the Gaussianizer's inverse), batched.
 
     Example:
-        >>> import jax.numpy as jnp
         >>> import jax.random as jr
+        >>> import numpy as np
         >>> import gauss_flows as gf
         >>> from gauss_flows import layout
         >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2)
-        >>> layout.from_latent(flow, jnp.zeros((4, 2))).shape
-        (4, 2)
+        >>> X = jr.normal(jr.key(1), (4, 2))
+        >>> bool(np.allclose(layout.from_latent(flow, layout.to_latent(flow, X)), X, atol=1e-6))
+        True
     """
     stack = paramax.unwrap(gaussianizer(flow))
     return jax.vmap(stack.inverse)(Z)

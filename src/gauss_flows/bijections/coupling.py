@@ -12,8 +12,9 @@ import jax.random as jr
 from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
-from gauss_flows.bijections._arrays import as_float_array, broadcast_float_arrays
-from gauss_flows.bijections._mixture_cdf import mixture_degaussianize, mixture_gaussianize
+from gauss_flows._arrays import as_float_array, broadcast_float_arrays
+from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
+from gauss_flows.bijections.marginal import random_mixture_parameters
 
 
 #: Conditioner activations a model file can name.
@@ -105,7 +106,7 @@ class MixtureCDFCoupling(AbstractBijection):
     ``cond_first=True`` the leading ``split`` dimensions :math:`x_c` pass through unchanged
     and condition the others :math:`x_t`; with ``cond_first=False`` the roles swap. Every
     transformed dimension :math:`i` is mapped by :math:`z_i = \Phi^{-1}(F_i(x_i \mid x_c))`,
-    the same map (and numerics, from ``_mixture_cdf``) as :class:`MixtureCDFGaussianization`,
+    the same map (and numerics, from ``mixture_cdf``) as :class:`MixtureCDFGaussianization`,
     with ``K`` mixture parameters
 
     .. math::
@@ -213,8 +214,6 @@ class MixtureCDFCoupling(AbstractBijection):
         log_scales: ArrayLike,
         *,
         n_dims: int,
-        split: int | None = None,
-        cond_first: bool = True,
         nn_width: int = 32,
         nn_depth: int = 1,
         nn_activation: Callable[[Array], Array] = jax.nn.silu,
@@ -226,7 +225,8 @@ class MixtureCDFCoupling(AbstractBijection):
         With ``output_scale=0`` (the default) the conditioner's output weights are zero,
         so the layer computes exactly the unconditional mixture-CDF map of the base on the
         transformed dimensions; its hidden layers are random from ``key``, so gradients
-        reach the output weights. ``options`` go to the constructor.
+        reach the output weights. ``options`` go to the constructor (``split``,
+        ``cond_first``, the bounds, ``max_inverse_steps``).
 
         Example:
             >>> import jax.numpy as jnp
@@ -238,7 +238,8 @@ class MixtureCDFCoupling(AbstractBijection):
             True
         """
         logits = as_float_array(logits)
-        n_cond, n_trans = _part_sizes(n_dims, _check_split(n_dims, split), cond_first)
+        split = _check_split(n_dims, options.get("split"))
+        n_cond, n_trans = _part_sizes(n_dims, split, options.get("cond_first", True))
         conditioner = conditioner_mlp(
             key,
             in_size=n_cond,
@@ -248,23 +249,15 @@ class MixtureCDFCoupling(AbstractBijection):
             activation=nn_activation,
             output_scale=output_scale,
         )
-        return cls(
-            conditioner, logits, means, log_scales,
-            n_dims=n_dims, split=split, cond_first=cond_first, **options,
-        )
+        return cls(conditioner, logits, means, log_scales, n_dims=n_dims, **options)
 
     @classmethod
     def random(
         cls,
         key: PRNGKeyArray,
         *,
-        n_dims: int,
         n_components: int,
-        split: int | None = None,
-        cond_first: bool = True,
-        nn_width: int = 32,
-        nn_depth: int = 1,
-        nn_activation: Callable[[Array], Array] = jax.nn.silu,
+        n_dims: int,
         output_scale: float = 0.1,
         mean_scale: float = 1.0,
         log_scale_center: float = -0.5,
@@ -275,6 +268,8 @@ class MixtureCDFCoupling(AbstractBijection):
 
         The base mixtures are drawn as in :meth:`MixtureCDFGaussianization.random`; the
         conditioner's output weights are equinox's default scaled by ``output_scale``.
+        ``options`` go to :meth:`from_mixture` (``split``, ``cond_first``, ``nn_width``,
+        ``nn_depth``, ``nn_activation``) and on to the constructor.
 
         Example:
             >>> import jax.random as jr
@@ -282,23 +277,17 @@ class MixtureCDFCoupling(AbstractBijection):
             >>> layer.logits.shape  # 5 - 5 // 2 transformed dimensions
             (3, 3)
         """
-        n_cond, n_trans = _part_sizes(n_dims, _check_split(n_dims, split), cond_first)
+        split = _check_split(n_dims, options.get("split"))
+        _, n_trans = _part_sizes(n_dims, split, options.get("cond_first", True))
         k_logit, k_mean, k_scale, k_nn = jr.split(key, 4)
-        size = (n_trans, n_components)
-        return cls.from_mixture(
-            k_nn,
-            0.1 * jr.normal(k_logit, size),
-            mean_scale * jr.normal(k_mean, size),
-            log_scale_center + log_scale_spread * jr.normal(k_scale, size),
-            n_dims=n_dims,
-            split=split,
-            cond_first=cond_first,
-            nn_width=nn_width,
-            nn_depth=nn_depth,
-            nn_activation=nn_activation,
-            output_scale=output_scale,
-            **options,
+        base = random_mixture_parameters(
+            (k_logit, k_mean, k_scale),
+            (n_trans, n_components),
+            mean_scale=mean_scale,
+            log_scale_center=log_scale_center,
+            log_scale_spread=log_scale_spread,
         )
+        return cls.from_mixture(k_nn, *base, n_dims=n_dims, output_scale=output_scale, **options)
 
     @property
     def n_components(self) -> int:

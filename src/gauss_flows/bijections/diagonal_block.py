@@ -11,7 +11,7 @@ from flowjax.bijections import Scan
 from jaxtyping import Array, Int
 
 from gauss_flows._compile_mode import native_reductions_enabled
-from gauss_flows.bijections._mixture_cdf import mixture_degaussianize, mixture_gaussianize
+from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
 from gauss_flows.bijections.marginal import MixtureCDFGaussianization
 from gauss_flows.bijections.rotation import HouseholderRotation, apply_matrix, householder_product

@@ -11,9 +11,9 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from flowjax.bijections.bijection import AbstractBijection
 
-from gauss_flows.bijections._arrays import broadcast_float_arrays
+from gauss_flows._arrays import broadcast_float_arrays
 
-from gauss_flows.bijections._mixture_cdf import mixture_degaussianize, mixture_gaussianize
+from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
 
 
 class MixtureCDFGaussianization(AbstractBijection):
@@ -82,12 +82,14 @@ class MixtureCDFGaussianization(AbstractBijection):
         log_scale_spread: float = 0.5,
     ) -> "MixtureCDFGaussianization":
         """A randomly initialised layer: means ~ N(0, mean_scale²), log scales ~ N(c, s²)."""
-        k_logit, k_mean, k_scale = jr.split(key, 3)
-        size = (n_dims, n_components)
         return cls(
-            0.1 * jr.normal(k_logit, size),
-            mean_scale * jr.normal(k_mean, size),
-            log_scale_center + log_scale_spread * jr.normal(k_scale, size),
+            *random_mixture_parameters(
+                jr.split(key, 3),
+                (n_dims, n_components),
+                mean_scale=mean_scale,
+                log_scale_center=log_scale_center,
+                log_scale_spread=log_scale_spread,
+            )
         )
 
     @property
@@ -104,3 +106,30 @@ class MixtureCDFGaussianization(AbstractBijection):
             y, self.logits, self.means, self.log_scales, max_steps=self.max_inverse_steps
         )
         return x, log_dx_dz.sum()
+
+
+def random_mixture_parameters(
+    keys: PRNGKeyArray,
+    size: tuple[int, int],
+    *,
+    mean_scale: float = 1.0,
+    log_scale_center: float = -0.5,
+    log_scale_spread: float = 0.5,
+) -> tuple[Array, Array, Array]:
+    """Random mixture parameters ``(logits, means, log_scales)`` of shape ``size``.
+
+    Logits ~ N(0, 0.1²), means ~ N(0, mean_scale²) and log scales ~
+    N(log_scale_center, log_scale_spread²), each drawn with its own key of ``keys``.
+
+    Example:
+        >>> import jax.random as jr
+        >>> from gauss_flows.bijections.marginal import random_mixture_parameters
+        >>> [p.shape for p in random_mixture_parameters(jr.split(jr.key(0), 3), (2, 4))]
+        [(2, 4), (2, 4), (2, 4)]
+    """
+    k_logit, k_mean, k_scale = keys
+    return (
+        0.1 * jr.normal(k_logit, size),
+        mean_scale * jr.normal(k_mean, size),
+        log_scale_center + log_scale_spread * jr.normal(k_scale, size),
+    )

@@ -13,7 +13,7 @@ from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 
 from flowjax.bijections.bijection import AbstractBijection
 
-from gauss_flows.bijections._arrays import as_float_array
+from gauss_flows._arrays import as_float_array
 
 
 def householder_decomposition(matrix: ArrayLike) -> tuple[Array, Array]:

@@ -26,7 +26,7 @@ from flowjax.bijections import Chain, Scan
 from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike
 
-from gauss_flows.bijections._arrays import on_single_cpu
+from gauss_flows._arrays import on_single_cpu
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
 
 __all__ = ["GaussianizationStack", "Standardization", "stack_blocks", "stack_depth"]

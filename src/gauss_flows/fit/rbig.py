@@ -26,8 +26,8 @@ from gauss_flows.bijections import (
     MixtureCDFGaussianization,
     stack_blocks,
 )
-from gauss_flows.bijections._arrays import on_single_cpu
-from gauss_flows.bijections._mixture_cdf import mixture_gaussianize, normal_logpdf
+from gauss_flows._arrays import on_single_cpu
+from gauss_flows.bijections.mixture_cdf import mixture_gaussianize, normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
 from gauss_flows.fit.depth import depth_decision, noise_gain
 from gauss_flows.fit.em import MixtureParams

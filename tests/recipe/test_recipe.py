@@ -42,6 +42,7 @@ def test_recipe_returns_a_trainable_flow_that_beats_a_gaussian(architecture, bui
     assert nll < gaussian_nll - 0.3
 
 
+@pytest.mark.slow
 def test_recipe_is_reproducible():
     X = moons(400, 0)
     a = gf.fit_density(X, steps=50, max_layers=3, random_state=3)
@@ -64,6 +65,7 @@ def test_auto_architecture_follows_rows_per_column(n_dims, builder):
     assert jax.tree.structure(flow) == jax.tree.structure(cold)
 
 
+@pytest.mark.slow
 def test_auto_noise_keeps_the_better_held_out_fit():
     # Noise-free and noisy fine-tuning from the same greedy start; "auto" returns one
     # of the two, the one with the lower NLL on the rows the recipe holds out.
@@ -83,7 +85,10 @@ def test_auto_noise_keeps_the_better_held_out_fit():
     assert held_out[0] != held_out[1]
 
 
-@pytest.mark.parametrize("steps, runs", [(300, [150, 150]), (301, [150, 150]), (1, [1])])
+@pytest.mark.parametrize(
+    "steps, runs",
+    [(300, [150, 150]), pytest.param(301, [150, 150], marks=pytest.mark.slow), (1, [1])],
+)
 def test_steps_bound_all_fine_tuning_runs_together(monkeypatch, steps, runs):
     import gauss_flows.recipe as recipe
 

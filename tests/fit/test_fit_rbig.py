@@ -295,7 +295,7 @@ def test_haar_rotation_is_orthogonal_and_uniform_in_the_mean():
 
 
 def test_spread_components_keeps_the_mixture():
-    from gauss_flows.bijections._mixture_cdf import mixture_gaussianize
+    from gauss_flows.bijections.mixture_cdf import mixture_gaussianize
     from gauss_flows.fit.em import MixtureParams
     from gauss_flows.fit.marginal_fit import spread_components
 

@@ -70,7 +70,7 @@ def test_matches_the_reference_loop(flow, data):
     np.testing.assert_allclose(ours.log_prob(data[:20]), theirs.log_prob(data[:20]), rtol=1e-8)
 
 
-@pytest.mark.parametrize("warmup", [0.0, 0.05])
+@pytest.mark.parametrize("warmup", [pytest.param(0.0, marks=pytest.mark.slow), 0.05])
 def test_warmup_matches_the_reference_loop_with_that_schedule(flow, data, warmup):
     _, log = gf.train_flow(flow, data, steps=100, peak_lr=1e-3, batch=128, warmup=warmup)
     _, ref = reference_loop(flow, data, steps=100, peak_lr=1e-3, batch=128, warmup=warmup)

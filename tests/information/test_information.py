@@ -48,6 +48,7 @@ def _sweep(d: int, nongaussian: bool) -> None:
     assert abs(mean_h) <= TOL_H
 
 
+@pytest.mark.slow
 def test_information_nongaussian_d5():
     """Representative default-run case: every monotone map appears, d = 5."""
     _sweep(5, nongaussian=True)

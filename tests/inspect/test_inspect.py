@@ -57,6 +57,7 @@ def _check_falls_to_normal(table, label):
     assert table["ks"][-1] < 0.03
 
 
+@pytest.mark.slow
 def test_inspection_on_moons_greedy_and_trained(moons):
     greedy = gf.fit_rbig(moons, n_layers=8, n_components=8)
     _check_falls_to_normal(gf.inspect_layers(greedy, moons), "greedy fit")

@@ -146,7 +146,7 @@ def test_future_format_version_is_named(tmp_path, saved):
         gf.read_header(path)
 
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.mark.parametrize("kind", ["diagonal", "coupling"])

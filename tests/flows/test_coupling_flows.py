@@ -200,7 +200,8 @@ def test_fit_has_the_builders_structure(fitted, n_dims):
     assert shapes(flow) == shapes(random)
 
 
-@pytest.mark.parametrize("n_dims, which", [(2, 1), (3, 1), (5, 1), (3, 2)])
+# n_dims=3 with random flows is also covered by tests/bijections (the registry).
+@pytest.mark.parametrize("n_dims, which", [(2, 1), (5, 1), (3, 2)])
 def test_flow_round_trip_and_log_det(fitted, n_dims, which):
     X = fitted[n_dims][0]
     x = jnp.asarray(X[:4])
@@ -224,7 +225,7 @@ def test_hessian_of_log_prob_matches_finite_differences(fitted):
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
-@pytest.mark.parametrize("n_dims", DIMS)
+@pytest.mark.parametrize("n_dims", [2, 5])
 def test_finite_log_prob_far_in_the_tails(fitted, n_dims, dtype):
     X, flow, random = fitted[n_dims]
     std = X.std(axis=0)

@@ -166,6 +166,7 @@ def test_cold_strategy_trains(data):
     assert np.all(np.isfinite(est.score_samples(data)))
 
 
+@pytest.mark.slow
 def test_warm_strategy_uses_the_recipe(data):
     est = _trained_strategy("warm", data)
     assert np.all(np.isfinite(est.score_samples(data)))
