@@ -63,7 +63,7 @@ def test_log_prob_matches_jacobian(name, flows):
         np.testing.assert_allclose(got, expected, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("name", [pytest.param("random", marks=pytest.mark.slow), "greedy"])
 def test_hessian_of_log_prob_matches_finite_differences(name, flows):
     """Forward over reverse mode (``jax.hessian``) through the layers, one sample and vmapped."""
     flow = flows[name]

@@ -25,8 +25,9 @@ def depth_of(flow):
     "architecture, builder",
     [
         ("diagonal", gf.gaussianization_flow),
-        ("coupling", gf.coupling_gaussianization_flow),
-        ("auto", gf.coupling_gaussianization_flow),  # 2 columns: coupling
+        # "auto" on 2 columns takes the same coupling path as "coupling".
+        pytest.param("coupling", gf.coupling_gaussianization_flow, marks=pytest.mark.slow),
+        ("auto", gf.coupling_gaussianization_flow),
     ],
 )
 def test_recipe_returns_a_trainable_flow_that_beats_a_gaussian(architecture, builder):
@@ -53,7 +54,7 @@ def test_recipe_is_reproducible():
 @pytest.mark.parametrize(
     "n_dims, builder",
     [
-        (1, gf.gaussianization_flow),  # no coupling in one dimension
+        pytest.param(1, gf.gaussianization_flow, marks=pytest.mark.slow),  # no coupling in 1-D
         (2, gf.coupling_gaussianization_flow),  # 150 rows per column
         (8, gf.gaussianization_flow),  # 37.5 rows per column: too few for conditioners
     ],
@@ -87,7 +88,11 @@ def test_auto_noise_keeps_the_better_held_out_fit():
 
 @pytest.mark.parametrize(
     "steps, runs",
-    [(300, [150, 150]), pytest.param(301, [150, 150], marks=pytest.mark.slow), (1, [1])],
+    [
+        pytest.param(300, [150, 150], marks=pytest.mark.slow),
+        pytest.param(301, [150, 150], marks=pytest.mark.slow),
+        (1, [1]),
+    ],
 )
 def test_steps_bound_all_fine_tuning_runs_together(monkeypatch, steps, runs):
     import gauss_flows.recipe as recipe
