@@ -7,19 +7,19 @@ import pytest
 from sklearn.datasets import make_moons
 
 import gauss_flows as gf
-from gauss_flows.fit import (
-    ROTATIONS,
-    AbstractRotationRule,
+from gauss_flows.fit import ROTATIONS, AbstractRotationRule, as_rotation_rule
+from gauss_flows.fit.rotations import (
     ICARule,
     MaxSlicedRule,
     PCARule,
     RandomRule,
     SlicedRule,
-    as_rotation_rule,
+    best_sliced_rotation,
+    candidate_count,
+    haar_rotation,
     ica_rotation,
     pca_rotation,
 )
-from gauss_flows.fit.rotations import best_sliced_rotation, candidate_count, haar_rotation
 
 SHORTHANDS = {
     "pca": PCARule(),
