@@ -142,3 +142,20 @@ def test_both_builders_use_the_flat_layout():
     assert isinstance(gf.layout.gaussianizer(diagonal).blocks, GaussianizationBlock)
     assert isinstance(gf.layout.gaussianizer(coupling), GaussianizationStack)
     assert isinstance(gf.layout.gaussianizer(coupling).blocks, gf.bijections.CouplingGaussianizationBlock)
+
+
+def test_with_blocks_keeps_the_stored_standardisation_exactly():
+    # loc/scale -> (shift, multiplier) -> loc/scale is not exact in floating point, so the
+    # stack must keep its stored arrays rather than rebuild them from loc and scale.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * np.array([0.3, 7.0, 25.0]) + np.array([-40.0, 3.0, 11.0])
+    greedy = gf.fit_rbig(X, n_layers=2, n_components=3)
+    coupling = gf.fit_rbig_coupling(X, n_layers=2, n_components=3)
+    for flow in (coupling, gf.layout.with_blocks(greedy, gf.layout.blocks(greedy))):
+        for a, b in zip(
+            jax.tree.leaves(gf.layout.gaussianizer(flow).moments),
+            jax.tree.leaves(gf.layout.gaussianizer(greedy).moments),
+        ):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="AbstractGaussianizationBlock"):
+        gf.layout.gaussianizer(greedy).with_blocks(gf.HouseholderRotation.random(jr.key(0), n_dims=3))

@@ -112,11 +112,7 @@ class GaussianizationStack(AbstractBijection):
     cond_shape: ClassVar[None] = None
 
     def __init__(self, loc: ArrayLike, scale: ArrayLike, blocks: AbstractGaussianizationBlock):
-        if not isinstance(blocks, AbstractGaussianizationBlock):
-            raise TypeError(
-                "a GaussianizationStack's blocks must be an AbstractGaussianizationBlock; got "
-                f"{type(blocks).__name__}"
-            )
+        _check_blocks(blocks)
         loc, scale = jnp.asarray(loc, dtype=float), jnp.asarray(scale, dtype=float)
         if loc.shape != blocks.shape or scale.shape != blocks.shape:
             raise ValueError(
@@ -157,8 +153,16 @@ class GaussianizationStack(AbstractBijection):
         return self.blocks.builder, sizes | self.blocks.architecture()
 
     def with_blocks(self, blocks: AbstractGaussianizationBlock) -> "GaussianizationStack":
-        """The same standardisation in front of other blocks of the same shape."""
-        return GaussianizationStack(self.loc, self.scale, blocks)
+        """The same standardisation, its stored arrays unchanged, in front of other blocks.
+
+        Raises:
+            TypeError: If ``blocks`` is not an :class:`AbstractGaussianizationBlock`.
+            ValueError: If ``blocks`` acts on another shape.
+        """
+        _check_blocks(blocks)
+        if blocks.shape != self.shape:
+            raise ValueError(f"the blocks act on shape {blocks.shape}, the stack on {self.shape}")
+        return eqx.tree_at(lambda stack: stack.blocks, self, blocks)
 
     @property
     def loc(self) -> Array:
@@ -215,6 +219,14 @@ class Standardization(AbstractBijection):
     def inverse_and_log_det(self, y, condition=None):
         shift, multiplier = paramax.unwrap(self.moments)
         return (y - shift) / multiplier, -jnp.log(jnp.abs(multiplier)).sum()
+
+
+def _check_blocks(blocks: object) -> None:
+    if not isinstance(blocks, AbstractGaussianizationBlock):
+        raise TypeError(
+            "a GaussianizationStack's blocks must be an AbstractGaussianizationBlock; got "
+            f"{type(blocks).__name__}"
+        )
 
 
 def _check_moments(loc: Array, scale: Array) -> None:
