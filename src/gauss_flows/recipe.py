@@ -26,7 +26,7 @@ from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows import layout
-from gauss_flows._validation import as_data_matrix, check_int, check_number
+from gauss_flows._validation import as_data_matrix, check_int, check_number, check_random_state
 from gauss_flows.fit.rbig import fit_rbig
 from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
 from gauss_flows.train import mean_nll, train_flow
@@ -278,6 +278,7 @@ def fit_density(
         Gaussianization flows by maximum likelihood. See :mod:`gauss_flows.recipe`.
     """
     _check_settings(n_components, peak_lr, time_budget, batch, patience, nn_width, train_rotations)
+    random_state = check_random_state(random_state)
     X = as_data_matrix(X, min_rows=max(2 * n_components, 3))
     n, n_dims = X.shape
     runs = fine_tuning_runs(
