@@ -10,14 +10,37 @@ from gauss_flows import bijections, datasets, fit, layout, train
 from gauss_flows._version import __version__
 from gauss_flows.bijections import (
     AbstractGaussianizationBlock,
+    ActNorm,
+    ActNorm1D,
+    AffineCoupling,
     CouplingGaussianizationBlock,
+    DeepSigmoidCoupling,
+    FixedRotation,
     GaussianizationBlock,
     GaussianizationStack,
+    HistogramCDF,
+    HistogramGaussianCDF,
     HouseholderRotation,
-    MixtureCDFCoupling,
-    MixtureCDFGaussianization,
+    InverseGaussCDF,
+    Invertible1x1Conv,
+    MixtureGaussianCDF,
+    MixtureGaussianCDFCoupling,
+    MixtureLogisticCDF,
+    OrthogonalRotation,
+    RotationMarginalBlock,
+    RQSplineCoupling,
+    RQSplineMarginal,
+    SplineCouplingBlock,
 )
-from gauss_flows.fit import MixtureFit, fit_mixture_em, fit_rbig, fit_rbig_coupling
+from gauss_flows.fit import (
+    HistogramFit,
+    KDEFit,
+    MixtureFit,
+    SplineFit,
+    fit_mixture_em,
+    fit_rbig,
+    fit_rbig_coupling,
+)
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 from gauss_flows.information import (
     InformationSettings,
@@ -39,18 +62,36 @@ from gauss_flows.train import TrainingLog, train_flow
 
 __all__ = [
     "AbstractGaussianizationBlock",
+    "ActNorm",
+    "ActNorm1D",
+    "AffineCoupling",
     "CouplingGaussianizationBlock",
+    "DeepSigmoidCoupling",
+    "FixedRotation",
     "GaussianizationBlock",
     "GaussianizationDensity",
     "GaussianizationStack",
+    "HistogramCDF",
+    "HistogramFit",
+    "HistogramGaussianCDF",
     "HouseholderRotation",
     "InformationSettings",
     "Intermediates",
+    "InverseGaussCDF",
+    "Invertible1x1Conv",
+    "KDEFit",
     "LayerTable",
-    "MixtureCDFCoupling",
-    "MixtureCDFGaussianization",
     "MixtureFit",
+    "MixtureGaussianCDF",
+    "MixtureGaussianCDFCoupling",
+    "MixtureLogisticCDF",
     "ModelFileError",
+    "OrthogonalRotation",
+    "RQSplineCoupling",
+    "RQSplineMarginal",
+    "RotationMarginalBlock",
+    "SplineCouplingBlock",
+    "SplineFit",
     "TrainingLog",
     "__version__",
     "bijections",
@@ -75,3 +116,10 @@ __all__ = [
     "train",
     "train_flow",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Deprecated names, resolved on first use with a ``DeprecationWarning``."""
+    if name in ("MixtureCDFGaussianization", "MixtureCDFCoupling"):
+        return getattr(bijections, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

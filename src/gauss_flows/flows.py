@@ -8,17 +8,26 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from flowjax.distributions import Transformed
+from flowjax.distributions import AbstractDistribution, Transformed
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._validation import check_int
 
 from gauss_flows.bijections import GaussianizationStack, HouseholderRotation
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
-from gauss_flows.bijections.coupling import MixtureCDFCoupling
+from gauss_flows.bijections.coupling import MixtureGaussianCDFCoupling
 from gauss_flows.bijections.coupling_block import CouplingGaussianizationBlock
 from gauss_flows.bijections.diagonal_block import GaussianizationBlock
-from gauss_flows.bijections.marginal import MixtureCDFGaussianization
+from gauss_flows.bijections.families import (
+    MARGINAL_FAMILIES,
+    ROTATION_FAMILIES,
+    make_marginal,
+    make_rotation,
+)
+from gauss_flows.bijections.flowjax_couplings import RQSplineCoupling
+from gauss_flows.bijections.rotation_marginal_block import RotationMarginalBlock
+from gauss_flows.bijections.spline_coupling_block import SplineCouplingBlock
+from gauss_flows.bijections.marginal import MixtureGaussianCDF
 from gauss_flows.layout import assemble_flow
 
 
@@ -28,6 +37,12 @@ def gaussianization_flow(
     n_dims: int,
     n_layers: int = 8,
     n_components: int = 8,
+    rotation: str = "householder",
+    n_reflections: int | None = None,
+    marginal: str = "mixture",
+    n_bins: int = 16,
+    interval: float = 5.0,
+    base_dist: AbstractDistribution | None = None,
     loc: ArrayLike | None = None,
     scale: ArrayLike | None = None,
     mean_scale: float = 1.0,
@@ -36,26 +51,44 @@ def gaussianization_flow(
 ) -> Transformed:
     """A randomly initialised, trainable Gaussianization flow.
 
-    The density is ``Transformed(N(0, I), Invert(G))`` where the Gaussianizer ``G`` (a
+    The density is ``Transformed(base, Invert(G))`` where the Gaussianizer ``G`` (a
     :class:`GaussianizationStack`) first standardises (a fixed affine map) and then applies
-    ``n_layers`` blocks of Householder rotation + mixture-CDF marginal Gaussianization
-    (:class:`GaussianizationBlock`), stacked along depth and applied in one scan. ``fit_rbig``
-    with the same sizes returns the same pytree structure, so a greedy fit can replace
-    this random start.
+    ``n_layers`` blocks, each a rotation then a per-dimension marginal Gaussianization,
+    stacked along depth and applied in one scan. With the defaults (Householder
+    rotations, Gaussian-mixture marginals) the blocks are :class:`GaussianizationBlock`;
+    other families give :class:`RotationMarginalBlock`. :func:`fit_rbig` with the same
+    sizes and marginal family returns the same pytree structure, so a greedy fit can
+    replace this random start.
 
     Args:
         key: JAX random key.
         n_dims: Data dimension.
         n_layers: Number of blocks.
-        n_components: Mixture components per dimension in each block.
+        n_components: Mixture components per dimension in each block (the mixture
+            families).
+        rotation: Rotation family: ``"householder"`` (products of trainable Householder
+            reflections) or ``"orthogonal"`` (the Cayley map of a skew-symmetric matrix,
+            always a proper rotation).
+        n_reflections: Reflections per Householder rotation (default ``n_dims``).
+        marginal: Marginal family: ``"mixture"`` (Gaussian-mixture CDFs),
+            ``"logistic_mixture"``, ``"histogram"`` (histogram CDFs with exponential
+            tails) or ``"spline"`` (rational-quadratic splines with identity tails).
+        n_bins: Bins per dimension of the histogram and spline families.
+        interval: Half-width of the spline family's domain.
+        base_dist: The latent distribution, a flowjax distribution of shape
+            ``(n_dims,)``; ``None`` is the standard normal. Model files store the
+            standard normal only.
         loc: Per-dimension location of the standardisation (defaults to 0).
         scale: Per-dimension scale of the standardisation (defaults to 1).
-        mean_scale: Spread of the random component means.
-        log_scale_center: Centre of the random component log scales.
-        log_scale_spread: Spread of the random component log scales.
+        mean_scale: Spread of the random component means (mixture family).
+        log_scale_center: Centre of the random component log scales (mixture family).
+        log_scale_spread: Spread of the random component log scales (mixture family).
 
     Returns:
         A flowjax ``Transformed`` distribution with ``log_prob`` and ``sample``.
+
+    Raises:
+        ValueError: For a size that is not a positive integer or an unknown family.
 
     Example:
         >>> import jax.random as jr
@@ -63,6 +96,7 @@ def gaussianization_flow(
         >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=4)
         >>> flow.sample(jr.key(1), (5,)).shape
         (5, 2)
+        >>> spline = gf.gaussianization_flow(jr.key(0), n_dims=2, marginal="spline", n_bins=8)
 
     References:
         Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
@@ -70,22 +104,70 @@ def gaussianization_flow(
         random rotations", IEEE Transactions on Neural Networks 22(4).
     """
     check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
+    if rotation not in ROTATION_FAMILIES:
+        raise ValueError(
+            f"unknown rotation family {rotation!r}; choose one of {', '.join(ROTATION_FAMILIES)}"
+        )
+    if marginal not in MARGINAL_FAMILIES:
+        raise ValueError(
+            f"unknown marginal family {marginal!r}; choose one of {', '.join(MARGINAL_FAMILIES)}"
+        )
+    fast = rotation == "householder" and marginal == "mixture" and n_reflections in (None, n_dims)
 
-    def make_block(k: PRNGKeyArray) -> GaussianizationBlock:
+    def make_block(k: PRNGKeyArray) -> AbstractGaussianizationBlock:
         k_rot, k_marg = jr.split(k)
-        return GaussianizationBlock(
-            HouseholderRotation.random(k_rot, n_dims=n_dims),
-            MixtureCDFGaussianization.random(
+        if fast:
+            return GaussianizationBlock(
+                HouseholderRotation.random(k_rot, n_dims=n_dims),
+                MixtureGaussianCDF.random(
+                    k_marg,
+                    n_dims=n_dims,
+                    n_components=n_components,
+                    mean_scale=mean_scale,
+                    log_scale_center=log_scale_center,
+                    log_scale_spread=log_scale_spread,
+                ),
+            )
+        return RotationMarginalBlock(
+            make_rotation(rotation, k_rot, n_dims=n_dims, n_reflections=n_reflections),
+            make_marginal(
+                marginal,
                 k_marg,
                 n_dims=n_dims,
                 n_components=n_components,
-                mean_scale=mean_scale,
-                log_scale_center=log_scale_center,
-                log_scale_spread=log_scale_spread,
+                n_bins=n_bins,
+                interval=interval,
             ),
         )
 
-    return _stacked_flow(key, n_layers, loc, scale, make_block)
+    flow = _stacked_flow(key, n_layers, loc, scale, make_block)
+    return flow if base_dist is None else with_base(flow, base_dist)
+
+
+def with_base(flow: Transformed, base_dist: AbstractDistribution) -> Transformed:
+    """The same flow over another latent distribution of the same shape.
+
+    Raises:
+        ValueError: If ``base_dist`` has another shape or is conditional.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jax.random as jr
+        >>> from flowjax.distributions import StudentT
+        >>> import gauss_flows as gf
+        >>> from gauss_flows.flows import with_base
+        >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2)
+        >>> type(with_base(flow, StudentT(jnp.full(2, 5.0))).base_dist).__name__
+        'StudentT'
+    """
+    if not isinstance(base_dist, AbstractDistribution):
+        raise TypeError(f"base_dist must be a flowjax distribution; got {type(base_dist).__name__}")
+    if base_dist.shape != flow.shape or base_dist.cond_shape is not None:
+        raise ValueError(
+            f"base_dist must be unconditional with shape {flow.shape}; got shape "
+            f"{base_dist.shape} and cond_shape {base_dist.cond_shape}"
+        )
+    return Transformed(base_dist, flow.bijection)
 
 
 def check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
@@ -125,7 +207,9 @@ def coupling_gaussianization_flow(
     *,
     n_dims: int,
     n_layers: int = 4,
-    n_components: int = 8,
+    n_components: int | None = None,
+    n_bins: int | None = None,
+    interval: float = 5.0,
     nn_width: int = 32,
     nn_depth: int = 1,
     nn_activation: Callable[[Array], Array] = jax.nn.silu,
@@ -141,10 +225,18 @@ def coupling_gaussianization_flow(
 ) -> Transformed:
     """A randomly initialised, trainable coupling Gaussianization flow.
 
+    Two coupling families: mixture-CDF couplings (the default, and the structure
+    :func:`fit_rbig_coupling` warm-starts) and rational-quadratic spline couplings
+    (``n_bins`` given). The spline flow's blocks are a Householder rotation and one
+    :class:`RQSplineCoupling` each (:class:`SplineCouplingBlock`); the conditioners'
+    ``nn_*`` sizes and activation apply to both families, the mixture options
+    (``n_components``, ``output_scale``, the bounds, the random-base spreads) to the
+    mixture family only.
+
     The density is ``Transformed(N(0, I), Invert(G))``: the Gaussianizer ``G`` (a
     :class:`GaussianizationStack`) standardises (a fixed affine map) and then applies
     ``n_layers`` blocks, stacked along depth and applied in one scan, each a
-    Householder rotation followed by two :class:`MixtureCDFCoupling` layers: the first
+    Householder rotation followed by two :class:`MixtureGaussianCDFCoupling` layers: the first
     ``n_dims // 2`` dimensions condition the mixture-CDF maps of the rest, then the rest
     condition the first. :func:`fit_rbig_coupling` with the same sizes returns the same
     pytree structure, set to the greedy RBIG fit (the warm start).
@@ -158,7 +250,10 @@ def coupling_gaussianization_flow(
         key: JAX random key.
         n_dims: Data dimension, at least 2.
         n_layers: Number of blocks (each holds two coupling layers).
-        n_components: Mixture components per dimension in each coupling.
+        n_components: Mixture components per dimension in each coupling (default 8);
+            mixture family only.
+        n_bins: Spline bins per dimension: builds the spline coupling flow instead.
+        interval: Half-width of the splines' domain (spline family).
         nn_width: Hidden width of each conditioner MLP.
         nn_depth: Hidden layers of each conditioner MLP.
         nn_activation: Hidden activation of the conditioners.
@@ -184,11 +279,23 @@ def coupling_gaussianization_flow(
         >>> flow = gf.coupling_gaussianization_flow(jr.key(0), n_dims=3, n_layers=2)
         >>> bool(flow.log_prob(flow.sample(jr.key(1), (5,))).shape == (5,))
         True
+        >>> spline = gf.coupling_gaussianization_flow(jr.key(0), n_dims=2, n_layers=2, n_bins=8)
 
     References:
         Meng, Song, Song and Ermon (2020), "Gaussianization flows", AISTATS.
         Dinh, Sohl-Dickstein and Bengio (2017), "Density estimation using Real NVP", ICLR.
     """
+    if n_bins is not None:
+        if n_components is not None:
+            raise ValueError(
+                "give n_components (mixture-CDF couplings) or n_bins (spline couplings), not both"
+            )
+        return _spline_coupling_flow(
+            key, n_dims=n_dims, n_layers=n_layers, n_bins=n_bins, interval=interval,
+            nn_width=nn_width, nn_depth=nn_depth, nn_activation=nn_activation, loc=loc,
+            scale=scale,
+        )
+    n_components = 8 if n_components is None else n_components
     check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
     check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
     options = dict(
@@ -210,8 +317,39 @@ def coupling_gaussianization_flow(
         k_rot, k_first, k_second = jr.split(k, 3)
         return CouplingGaussianizationBlock(
             HouseholderRotation.random(k_rot, n_dims=n_dims),
-            MixtureCDFCoupling.random(k_first, cond_first=True, **options),
-            MixtureCDFCoupling.random(k_second, cond_first=False, **options),
+            MixtureGaussianCDFCoupling.random(k_first, cond_first=True, **options),
+            MixtureGaussianCDFCoupling.random(k_second, cond_first=False, **options),
+        )
+
+    return _stacked_flow(key, n_layers, loc, scale, make_block)
+
+
+def _spline_coupling_flow(
+    key: PRNGKeyArray,
+    *,
+    n_dims: int,
+    n_layers: int,
+    n_bins: int,
+    interval: float,
+    nn_width: int,
+    nn_depth: int,
+    nn_activation: Callable[[Array], Array],
+    loc: ArrayLike | None,
+    scale: ArrayLike | None,
+) -> Transformed:
+    """:func:`coupling_gaussianization_flow`'s spline family."""
+    check_int("n_layers", n_layers)
+    check_int("n_bins", n_bins)
+    check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
+
+    def make_block(k: PRNGKeyArray) -> SplineCouplingBlock:
+        k_rot, k_coupling = jr.split(k)
+        return SplineCouplingBlock(
+            HouseholderRotation.random(k_rot, n_dims=n_dims),
+            RQSplineCoupling(
+                k_coupling, shape=(n_dims,), n_bins=n_bins, interval=interval,
+                nn_width=nn_width, nn_depth=nn_depth, nn_activation=nn_activation,
+            ),
         )
 
     return _stacked_flow(key, n_layers, loc, scale, make_block)

@@ -36,11 +36,16 @@ from gauss_flows.bijections.coupling import ACTIVATIONS
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 
 FORMAT_NAME = "gauss_flows.model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Format 1 (gauss_flows before the flat GaussianizationStack layout) held the same arrays in
 # the same order, except that the standardisation's multiplier was stored through flowjax's
 # Affine parameterisation, as its inverse softplus; loading converts it.
 _V1_MULTIPLIER_SUFFIX = ".scale.args[0].tree"
+# Formats 1 and 2 stored a coupling block's HouseholderRotation by its reflection vectors in
+# householder_product's order (last row applied first); format 3 stores its ``params``, the
+# same rows in the order they apply. Loading an older file reverses those rows.
+_V2_ROTATION_SUFFIX = ".vectors"
+_ROTATION_IN_REFLECTION_ORDER = ("coupling_gaussianization_flow",)
 _HEADER = "header.json"
 
 
@@ -377,6 +382,15 @@ def _upgrade_format_1(arrays: list[np.ndarray], entries: list[dict], name: str) 
     return arrays
 
 
+def _upgrade_format_2(arrays: list[np.ndarray], entries: list[dict]) -> list[np.ndarray]:
+    """Format-2 (and 1) coupling arrays in format 3: rotation rows in the order they apply."""
+    arrays = list(arrays)
+    for i, entry in enumerate(entries):
+        if str(entry.get("path", "")).endswith(_V2_ROTATION_SUFFIX):
+            arrays[i] = np.ascontiguousarray(np.flip(arrays[i], axis=-2))
+    return arrays
+
+
 def _load(source: Any, name: str) -> Any:
     with _open(source) as zf:
         header = _header(zf, name)
@@ -396,6 +410,8 @@ def _load(source: Any, name: str) -> Any:
         )
     if header["format_version"] == 1:
         arrays = _upgrade_format_1(arrays, entries, name)
+    if header["format_version"] <= 2 and builder in _ROTATION_IN_REFLECTION_ORDER:
+        arrays = _upgrade_format_2(arrays, entries)
     try:
         skeleton = _skeleton(builder, header["arguments"])
     except Exception as err:  # noqa: BLE001 - the arguments come from the file

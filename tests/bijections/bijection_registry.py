@@ -9,6 +9,8 @@ that really couple) of dimension :data:`N_DIMS`.
 
 from __future__ import annotations
 
+import importlib
+import pathlib
 from collections.abc import Callable
 
 import equinox as eqx
@@ -24,12 +26,12 @@ N_DIMS = 3
 
 
 def _marginal(key):
-    return gb.MixtureCDFGaussianization.random(key, n_dims=N_DIMS, n_components=3)
+    return gb.MixtureGaussianCDF.random(key, n_dims=N_DIMS, n_components=3)
 
 
 def _coupling(key, cond_first=True):
     # output_scale 0.5: the conditioner's output is far from zero, so the layer couples.
-    return gb.MixtureCDFCoupling.random(
+    return gb.MixtureGaussianCDFCoupling.random(
         key, n_dims=N_DIMS, n_components=3, nn_width=8, cond_first=cond_first, output_scale=0.5
     )
 
@@ -72,19 +74,31 @@ def _standardization(key):
 
 #: Class -> factory of an example instance from a JAX key.
 REGISTRY: dict[type, Callable[[jax.Array], eqx.Module]] = {
-    gb.MixtureCDFGaussianization: _marginal,
-    gb.HouseholderRotation: lambda key: gb.HouseholderRotation.random(key, n_dims=N_DIMS),
-    gb.MixtureCDFCoupling: _coupling,
+    gb.MixtureGaussianCDF: _marginal,
+    gb.HouseholderRotation: lambda key: gb.HouseholderRotation(  # K = 5 > d, with signs
+        params=jr.normal(key, (5, N_DIMS)), signs=jnp.array([1, -1, 1])
+    ),
+    gb.MixtureGaussianCDFCoupling: _coupling,
     gb.GaussianizationBlock: _diagonal_block,
     gb.CouplingGaussianizationBlock: _coupling_block,
     gb.GaussianizationStack: _diagonal_stack,
     gb.Standardization: _standardization,
 }
 
+# Layer families register their classes in ``registry_*.py`` modules beside this one,
+# each defining its own ``REGISTRY`` (and optionally ``VARIANTS``) dictionary.
+for _fragment in sorted(pathlib.Path(__file__).parent.glob("registry_*.py")):
+    _module = importlib.import_module(_fragment.stem)
+    REGISTRY.update(_module.REGISTRY)
+
 #: Further examples of registered classes worth checking on their own.
 VARIANTS: dict[str, Callable[[jax.Array], eqx.Module]] = {
     "GaussianizationStack[coupling]": _coupling_stack,
 }
+
+
+for _fragment in sorted(pathlib.Path(__file__).parent.glob("registry_*.py")):
+    VARIANTS.update(getattr(importlib.import_module(_fragment.stem), "VARIANTS", {}))
 
 
 def examples() -> dict[str, Callable[[jax.Array], eqx.Module]]:

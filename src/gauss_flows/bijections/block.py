@@ -56,5 +56,15 @@ class AbstractGaussianizationBlock(AbstractBijection):
         """
 
     @abc.abstractmethod
+    def sub_steps(self) -> tuple[AbstractBijection, ...]:
+        """This block's layers, in the order they apply, as flowjax bijections of their own.
+
+        A view for inspection, for one block (not a stack): each layer is rebuilt from
+        the block's current arrays, the rotation as a
+        :class:`~gauss_flows.bijections.FixedRotation` holding its current matrix. Their
+        composition is exactly the block's map; training acts on the block, not on them.
+        """
+
+    @abc.abstractmethod
     def architecture(self) -> dict[str, Any]:
         """Keyword arguments of :attr:`builder` (besides ``n_dims`` and ``n_layers``)."""

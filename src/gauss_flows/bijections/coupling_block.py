@@ -6,17 +6,18 @@ from typing import Any, ClassVar
 
 import equinox as eqx
 from flowjax.bijections import Scan
+from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array
 
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
-from gauss_flows.bijections.coupling import MixtureCDFCoupling, activation_name
+from gauss_flows.bijections.coupling import MixtureGaussianCDFCoupling, activation_name
 from gauss_flows.bijections.rotation import HouseholderRotation
 
 __all__ = ["CouplingGaussianizationBlock"]
 
 
 class CouplingGaussianizationBlock(AbstractGaussianizationBlock):
-    """Rotate, then two :class:`MixtureCDFCoupling` layers with swapped roles.
+    """Rotate, then two :class:`MixtureGaussianCDFCoupling` layers with swapped roles.
 
     ``first`` transforms one part of the dimensions given the other, ``second`` the other
     part given the (already transformed) first, so every dimension moves once per block.
@@ -30,12 +31,12 @@ class CouplingGaussianizationBlock(AbstractGaussianizationBlock):
         >>> import jax.numpy as jnp
         >>> import jax.random as jr
         >>> from gauss_flows.bijections import (
-        ...     CouplingGaussianizationBlock, HouseholderRotation, MixtureCDFCoupling)
+        ...     CouplingGaussianizationBlock, HouseholderRotation, MixtureGaussianCDFCoupling)
         >>> k1, k2, k3 = jr.split(jr.key(0), 3)
         >>> block = CouplingGaussianizationBlock(
         ...     HouseholderRotation.random(k1, n_dims=2),
-        ...     MixtureCDFCoupling.random(k2, n_dims=2, n_components=3, cond_first=True),
-        ...     MixtureCDFCoupling.random(k3, n_dims=2, n_components=3, cond_first=False))
+        ...     MixtureGaussianCDFCoupling.random(k2, n_dims=2, n_components=3, cond_first=True),
+        ...     MixtureGaussianCDFCoupling.random(k3, n_dims=2, n_components=3, cond_first=False))
         >>> z, log_det = block.transform_and_log_det(jnp.array([0.5, -1.0]))
 
     References:
@@ -44,14 +45,17 @@ class CouplingGaussianizationBlock(AbstractGaussianizationBlock):
     """
 
     rotation: HouseholderRotation
-    first: MixtureCDFCoupling
-    second: MixtureCDFCoupling
+    first: MixtureGaussianCDFCoupling
+    second: MixtureGaussianCDFCoupling
     shape: tuple[int, ...] = eqx.field(static=True)
     cond_shape: ClassVar[None] = None
     builder: ClassVar[str] = "coupling_gaussianization_flow"
 
     def __init__(
-        self, rotation: HouseholderRotation, first: MixtureCDFCoupling, second: MixtureCDFCoupling
+        self,
+        rotation: HouseholderRotation,
+        first: MixtureGaussianCDFCoupling,
+        second: MixtureGaussianCDFCoupling,
     ):
         if not rotation.shape == first.shape == second.shape:
             raise ValueError(
@@ -62,9 +66,17 @@ class CouplingGaussianizationBlock(AbstractGaussianizationBlock):
         self.shape = rotation.shape
 
     @property
-    def layers(self) -> tuple[HouseholderRotation, MixtureCDFCoupling, MixtureCDFCoupling]:
+    def layers(
+        self,
+    ) -> tuple[HouseholderRotation, MixtureGaussianCDFCoupling, MixtureGaussianCDFCoupling]:
         """The block's three layers in the order they apply: rotation, first, second."""
         return (self.rotation, self.first, self.second)
+
+    def sub_steps(self) -> tuple[AbstractBijection, ...]:
+        """``(FixedRotation, first, second)``: the block's rotation, then its two couplings."""
+        from gauss_flows.bijections.fixed_rotation import FixedRotation
+
+        return FixedRotation(self.rotation.matrix), self.first, self.second
 
     def rotation_parts(self) -> tuple[HouseholderRotation]:
         return (self.rotation,)

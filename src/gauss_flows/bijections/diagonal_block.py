@@ -8,12 +8,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from flowjax.bijections import Scan
+from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, Int
 
 from gauss_flows._compile_mode import native_reductions_enabled
 from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
-from gauss_flows.bijections.marginal import MixtureCDFGaussianization
+from gauss_flows.bijections.marginal import MixtureGaussianCDF
 from gauss_flows.bijections.rotation import HouseholderRotation, apply_matrix, householder_product
 
 __all__ = ["GaussianizationBlock"]
@@ -23,7 +24,7 @@ class GaussianizationBlock(AbstractGaussianizationBlock):
     r"""One block of a diagonal Gaussianization flow: rotate, then Gaussianize each dimension.
 
     The map is :math:`z = G(Q x)`, with ``Q`` a :class:`HouseholderRotation` and ``G`` a
-    :class:`MixtureCDFGaussianization`; both layers' parameters are held as fields of this
+    :class:`MixtureGaussianCDF`; both layers' parameters are held as fields of this
     one module (:attr:`rotation` and :attr:`marginal` rebuild the layers), which keeps the
     module tree of a deep flow small. Stacked along a leading depth axis, the rotation
     matrices of all blocks are formed at once, outside the loop over depth.
@@ -36,10 +37,10 @@ class GaussianizationBlock(AbstractGaussianizationBlock):
         >>> import jax.numpy as jnp
         >>> import jax.random as jr
         >>> from gauss_flows.bijections import (
-        ...     GaussianizationBlock, HouseholderRotation, MixtureCDFGaussianization)
+        ...     GaussianizationBlock, HouseholderRotation, MixtureGaussianCDF)
         >>> block = GaussianizationBlock(
         ...     HouseholderRotation.random(jr.key(0), n_dims=2),
-        ...     MixtureCDFGaussianization.identity(n_dims=2, n_components=3))
+        ...     MixtureGaussianCDF.identity(n_dims=2, n_components=3))
         >>> z, log_det = block.transform_and_log_det(jnp.array([0.5, -1.0]))
 
     References:
@@ -58,13 +59,13 @@ class GaussianizationBlock(AbstractGaussianizationBlock):
     max_inverse_steps: int = eqx.field(static=True, default=100)
     builder: ClassVar[str] = "gaussianization_flow"
 
-    def __init__(self, rotation: HouseholderRotation, marginal: MixtureCDFGaussianization):
+    def __init__(self, rotation: HouseholderRotation, marginal: MixtureGaussianCDF):
         if rotation.shape != marginal.shape:
             raise ValueError(
                 f"the rotation acts on shape {rotation.shape} but the marginal map on "
                 f"{marginal.shape}"
             )
-        self.vectors, self.signs = rotation.vectors, rotation.signs
+        self.vectors, self.signs = rotation.householder_factors()
         self.logits, self.means, self.log_scales = (
             marginal.logits,
             marginal.means,
@@ -76,14 +77,22 @@ class GaussianizationBlock(AbstractGaussianizationBlock):
     @property
     def rotation(self) -> HouseholderRotation:
         """The block's rotation, as a layer of its own (for one block, not a stack)."""
-        return HouseholderRotation(self.vectors, self.signs)
+        return HouseholderRotation(params=self.vectors[::-1], signs=self.signs)
 
     @property
-    def marginal(self) -> MixtureCDFGaussianization:
+    def marginal(self) -> MixtureGaussianCDF:
         """The block's mixture-CDF map, as a layer of its own (for one block, not a stack)."""
-        return MixtureCDFGaussianization(
-            self.logits, self.means, self.log_scales, max_inverse_steps=self.max_inverse_steps
+        return MixtureGaussianCDF(
+            logits=self.logits, means=self.means, log_scales=self.log_scales,
+            max_inverse_steps=self.max_inverse_steps,
         )
+
+    def sub_steps(self) -> tuple[AbstractBijection, AbstractBijection]:
+        """``(FixedRotation, MixtureGaussianCDF)``: the block's rotation, then its marginals."""
+        from gauss_flows.bijections.fixed_rotation import FixedRotation
+
+        matrix = householder_product(self.vectors, self.signs)
+        return FixedRotation(matrix), self.marginal
 
     def rotation_parts(self) -> tuple[Array]:
         return (self.vectors,)

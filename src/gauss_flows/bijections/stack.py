@@ -180,6 +180,70 @@ class GaussianizationStack(AbstractBijection):
         """The standardisation as a bijection of its own."""
         return Standardization(self.moments, self.shape)
 
+    @property
+    def is_standardizing(self) -> bool:
+        """Whether the standardisation changes its input (``False`` for loc 0, scale 1)."""
+        shift, multiplier = (np.asarray(a) for a in paramax.unwrap(self.moments))
+        return bool(np.any(shift != 0) or np.any(multiplier != 1))
+
+    @property
+    def bijections(self) -> tuple[AbstractBijection, ...]:
+        """Every sub-step of the Gaussianizer, in the order they apply, as its own bijection.
+
+        The standardisation first (left out when it is the identity), then each block's
+        :meth:`~AbstractGaussianizationBlock.sub_steps`: for a diagonal stack
+        ``FixedRotation, MixtureGaussianCDF`` pairs, for a coupling stack a
+        ``FixedRotation`` and two couplings per block. Composing them in order gives
+        exactly this stack's map (``inverse`` of the flow's bijection). A view for
+        inspection, rebuilt from the current arrays on every access: training acts on the
+        stack.
+
+        Example:
+            >>> import jax, jax.numpy as jnp, jax.random as jr
+            >>> import gauss_flows as gf
+            >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2, n_components=3)
+            >>> steps = flow.bijection.bijection.bijections
+            >>> [type(step).__name__ for step in steps]
+            ['FixedRotation', 'MixtureGaussianCDF', 'FixedRotation', 'MixtureGaussianCDF']
+            >>> x = jnp.array([0.3, -1.2])
+            >>> z = x
+            >>> for step in steps:
+            ...     z = step.transform(z)
+            >>> bool(jnp.allclose(z, flow.bijection.inverse(x)))
+            True
+        """
+        steps = [self.standardizer] if self.is_standardizing else []
+        for k in range(self.n_layers):
+            block = jax.tree.map(lambda a, k=k: a[k] if eqx.is_array(a) else a, self.blocks)
+            steps.extend(block.sub_steps())
+        return tuple(steps)
+
+    @property
+    def bijection(self) -> Chain:
+        """One block's sub-steps as a ``Chain`` whose array leaves carry the depth axis.
+
+        The stacked per-layer template, as flowjax's ``Scan.bijection``: slicing every
+        array leaf at index ``k`` gives block ``k`` as a ``Chain`` of its
+        :meth:`~AbstractGaussianizationBlock.sub_steps`, and applying the blocks in order
+        after :attr:`standardizer` gives this stack's map. Every array leaf is a float
+        array. A view for inspection, rebuilt on every access.
+
+        Example:
+            >>> import equinox as eqx, jax, jax.numpy as jnp, jax.random as jr
+            >>> import gauss_flows as gf
+            >>> flow = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=3, n_components=3)
+            >>> template = flow.bijection.bijection.bijection
+            >>> params, static = eqx.partition(template, eqx.is_inexact_array)
+            >>> layers = [eqx.combine(jax.tree.map(lambda a: a[k], params), static)
+            ...           for k in range(3)]
+            >>> x = jnp.array([0.3, -1.2])
+            >>> for layer in layers:
+            ...     x = layer.transform(x)
+            >>> bool(jnp.allclose(x, flow.bijection.inverse(jnp.array([0.3, -1.2]))))
+            True
+        """
+        return eqx.filter_vmap(lambda block: Chain(block.sub_steps()))(self.blocks)
+
     def as_chain(self) -> Chain:
         """The same map as flowjax layers: ``Chain([standardizer, Scan(blocks)])``."""
         return Chain([self.standardizer, Scan(self.blocks)])

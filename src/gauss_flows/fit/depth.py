@@ -75,16 +75,20 @@ def depth_decision(
     return DepthDecision(depth >= max_layers, depth)
 
 
-def noise_gain(n_dims: int, n_components: int, n_rows: int) -> float:
+def noise_gain(
+    n_dims: int, n_components: int, n_rows: int, *, free_parameters: int | None = None
+) -> float:
     """The gain a ``K``-component fit finds in pure Gaussian noise: ``d (3K − 1) / (2n)``.
 
     Each dimension's mixture has ``3K − 1`` free parameters, and each free parameter
     raises the in-sample mean log-likelihood by about ``1/(2n)`` on data it cannot
-    improve; this is the greedy fit's default ``tol``.
+    improve; this is the greedy fit's default ``tol``. Other marginal families give
+    their own count per dimension as ``free_parameters``.
 
     Example:
         >>> from gauss_flows.fit.depth import noise_gain
         >>> noise_gain(2, 8, 1000)
         0.023
     """
-    return n_dims * (3 * n_components - 1) / (2 * n_rows)
+    per_dim = 3 * n_components - 1 if free_parameters is None else free_parameters
+    return n_dims * per_dim / (2 * n_rows)

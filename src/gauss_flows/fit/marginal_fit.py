@@ -2,19 +2,69 @@
 
 from __future__ import annotations
 
+import abc
 import warnings
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from flowjax.bijections.bijection import AbstractBijection
+
 from gauss_flows._validation import check_int, check_number, reject_unknown_keywords
+from gauss_flows.bijections.marginal import MixtureGaussianCDF
+from gauss_flows.bijections.mixture_cdf import mixture_gaussianize
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
 
 
-class MixtureFit(eqx.Module):
+class AbstractMarginalFit(eqx.Module):
+    """How a greedy block fits its per-dimension maps: one marginal family and its settings.
+
+    A greedy fit (:func:`~gauss_flows.fit_rbig`) rotates the current data, then asks its
+    marginal fit for a per-dimension Gaussianizing layer fitted to the rotated columns,
+    and pushes the data through it. Concrete fits are values with static fields only, so
+    they are hashable static arguments of the compiled block fit; :meth:`fit_layer` runs
+    inside that compiled code. The layer a fit returns is the block's marginal in the
+    returned flow, so the trainable twin of a greedy fit has that layer's family.
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows.fit import MixtureFit
+        >>> y = np.random.default_rng(0).standard_exponential((400, 2))
+        >>> type(MixtureFit().fit_layer(y, n_components=3)).__name__
+        'MixtureGaussianCDF'
+    """
+
+    @abc.abstractmethod
+    def fit_layer(
+        self,
+        y: Float[Array, "n d"],
+        n_components: int,
+        component_counts: Sequence[int] | None = None,
+    ) -> AbstractBijection:
+        """A layer of shape ``(d,)`` mapping every column of ``y`` towards N(0, 1)."""
+
+    @abc.abstractmethod
+    def min_rows(self, n_components: int) -> int:
+        """Fewest rows a fit accepts."""
+
+    @abc.abstractmethod
+    def free_parameters(self, n_components: int, n_rows: int) -> int:
+        """Parameters a fit of one column on ``n_rows`` rows adapts to the data.
+
+        The depth rule's default tolerance is the gain this many parameters find in
+        pure noise (:func:`~gauss_flows.fit.depth.noise_gain`).
+        """
+
+    def gaussianize(self, layer: AbstractBijection, y: Array) -> tuple[Array, Array]:
+        """``layer`` applied to every row of ``y``: the rows and their log-determinants."""
+        return jax.vmap(layer.transform_and_log_det)(y)
+
+
+class MixtureFit(AbstractMarginalFit):
     """Settings of the EM fits of a greedy block's one-dimensional Gaussian mixtures.
 
     A value with only static fields: hashable, compared by its settings, and a static
@@ -64,6 +114,27 @@ class MixtureFit(eqx.Module):
         check_number("min_scale", self.min_scale, low_open=False)
         check_number("prior_count", self.prior_count, low_open=False)
         check_number("tail_weight", self.tail_weight, high=1.0, low_open=False)
+
+    def fit_layer(
+        self,
+        y: Float[Array, "n d"],
+        n_components: int,
+        component_counts: Sequence[int] | None = None,
+    ) -> MixtureGaussianCDF:
+        """The fitted mixtures (:meth:`fit`) as a :class:`~gauss_flows.MixtureGaussianCDF`."""
+        logits, means, log_scales = self.fit(y, n_components, component_counts)
+        return MixtureGaussianCDF(logits=logits, means=means, log_scales=log_scales)
+
+    def min_rows(self, n_components: int) -> int:
+        return max(2 * n_components, 3)
+
+    def free_parameters(self, n_components: int, n_rows: int) -> int:
+        return 3 * n_components - 1
+
+    def gaussianize(self, layer: MixtureGaussianCDF, y: Array) -> tuple[Array, Array]:
+        # The whole matrix at once through the mixture numerics (no per-row vmap).
+        z, log_dz_dy = mixture_gaussianize(y, layer.logits, layer.means, layer.log_scales)
+        return z, log_dz_dy.sum(axis=1)
 
     def fit(
         self,
@@ -147,7 +218,9 @@ _OLD_KEYWORDS = {
 }
 
 
-def marginal_from_keywords(function: str, marginal: MixtureFit | None, options: dict) -> MixtureFit:
+def marginal_from_keywords(
+    function: str, marginal: "str | AbstractMarginalFit | None", options: dict
+) -> AbstractMarginalFit:
     """The marginal-fit settings of a call to ``function``, from ``marginal`` or the old keywords.
 
     ``options`` holds the call's remaining keywords. The old keywords (``em_steps``,
@@ -165,10 +238,10 @@ def marginal_from_keywords(function: str, marginal: MixtureFit | None, options: 
     """
     old = {name: options.pop(name) for name in _OLD_KEYWORDS if name in options}
     reject_unknown_keywords(function, options)
-    if marginal is not None and not isinstance(marginal, MixtureFit):
-        raise TypeError(f"marginal must be a MixtureFit or None; got {type(marginal).__name__}")
     if not old:
-        return MixtureFit() if marginal is None else marginal
+        from gauss_flows.fit.marginal_families import as_marginal_fit
+
+        return as_marginal_fit(marginal)
     if marginal is not None:
         raise TypeError(f"give marginal= only; {', '.join(old)} are its deprecated fields")
     fields = ", ".join(f"{_OLD_KEYWORDS[name]}=..." for name in old)

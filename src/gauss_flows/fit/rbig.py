@@ -23,15 +23,18 @@ from gauss_flows.bijections import (
     GaussianizationBlock,
     GaussianizationStack,
     HouseholderRotation,
-    MixtureCDFGaussianization,
+    MixtureGaussianCDF,
     stack_blocks,
 )
 from gauss_flows._arrays import on_single_cpu
-from gauss_flows.bijections.mixture_cdf import mixture_gaussianize, normal_logpdf
+from gauss_flows.bijections.mixture_cdf import normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
 from gauss_flows.fit.depth import depth_decision, noise_gain
-from gauss_flows.fit.em import MixtureParams
-from gauss_flows.fit.marginal_fit import MixtureFit, marginal_from_keywords
+from flowjax.bijections.bijection import AbstractBijection
+
+from gauss_flows.bijections.block import AbstractGaussianizationBlock
+from gauss_flows.bijections.rotation_marginal_block import RotationMarginalBlock
+from gauss_flows.fit.marginal_fit import AbstractMarginalFit, marginal_from_keywords
 from gauss_flows.fit.rotations import AbstractRotationRule, as_rotation_rule
 from gauss_flows.layout import assemble_flow
 
@@ -43,7 +46,7 @@ def fit_rbig(
     n_components: int = 8,
     random_state: int | None = 0,
     rotation: str | AbstractRotationRule = "sliced",
-    marginal: MixtureFit | None = None,
+    marginal: str | AbstractMarginalFit | None = None,
     max_layers: int = 100,
     tol: float | None = None,
     patience: int = 3,
@@ -77,8 +80,14 @@ def fit_rbig(
             least Gaussian in total), ``"max-sliced"`` (the one holding the
             least-Gaussian single direction), ``"ica"`` (orthogonal FastICA), ``"pca"``
             or ``"random"``; see :func:`~gauss_flows.fit.as_rotation_rule`.
-        marginal: Settings of the per-dimension mixture fits
-            (:class:`~gauss_flows.fit.MixtureFit`); ``None`` means ``MixtureFit()``.
+        marginal: The marginal family and its settings, a value or its name:
+            ``"mixture"`` (:class:`~gauss_flows.fit.MixtureFit`, the default for
+            ``None``: EM-fitted Gaussian mixtures of ``n_components`` components),
+            ``"kde"`` (:class:`~gauss_flows.fit.KDEFit`), ``"histogram"``
+            (:class:`~gauss_flows.fit.HistogramFit`, classic RBIG) or ``"spline"``
+            (:class:`~gauss_flows.fit.SplineFit`). The fitted flow's marginal layers
+            are of that family, so it warm-starts the trainable flow of that family.
+            ``n_components`` and ``component_counts`` apply to the mixture family.
         max_layers: Cap on the depth when ``n_layers`` is ``None``.
         tol: Smallest useful gain per block (nats), used when ``n_layers`` is ``None``
             and there is no ``val_data``. Defaults to the gain a ``K``-component fit
@@ -148,7 +157,7 @@ class _Greedy(NamedTuple):
     n_components: int
     random_state: int
     rule: AbstractRotationRule
-    marginal: MixtureFit
+    marginal: AbstractMarginalFit
     max_layers: int
     tol: float | None
     patience: int
@@ -159,7 +168,7 @@ class _Greedy(NamedTuple):
     @property
     def min_rows(self) -> int:
         """Fewest data rows the fit accepts."""
-        return max(2 * self.n_components, 3)
+        return self.marginal.min_rows(self.n_components)
 
 
 def _greedy_settings(
@@ -170,7 +179,7 @@ def _greedy_settings(
     n_components: int,
     random_state: int | None,
     rotation: str | AbstractRotationRule,
-    marginal: MixtureFit | None,
+    marginal: str | AbstractMarginalFit | None,
     max_layers: int,
     tol: float | None,
     patience: int,
@@ -223,7 +232,9 @@ def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
     s = settings
     n, d = X.shape
     fit_rows = None if s.fit_rows is None or s.fit_rows >= n else s.fit_rows
-    tol = noise_gain(d, s.n_components, fit_rows or n) if s.tol is None else s.tol
+    rows_fitted = fit_rows or n
+    free = s.marginal.free_parameters(s.n_components, rows_fitted)
+    tol = noise_gain(d, s.n_components, rows_fitted, free_parameters=free) if s.tol is None else s.tol
     loc, scale, z = _standardise(X)
     val, held_out = None, None
     if s.val_data is not None:
@@ -238,7 +249,7 @@ def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
     for _ in range(s.n_layers or s.max_layers):
         draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
         rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
-        (q, params), z, gain, pushed = _fit_block(
+        (q, layer), z, gain, pushed = _fit_block(
             z,
             val,
             draws,
@@ -248,7 +259,7 @@ def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
             n_components=s.n_components,
             component_counts=s.component_counts,
         )
-        blocks.append(_block(q, params))
+        blocks.append(_block(q, layer))
         gains.append(float(gain))
         if not math.isfinite(gains[-1]):
             raise ValueError(
@@ -281,10 +292,10 @@ def _fit_block(
     rows: Array | None,
     *,
     rule: AbstractRotationRule,
-    marginal: MixtureFit,
+    marginal: AbstractMarginalFit,
     n_components: int,
     component_counts: tuple[int, ...] | None,
-) -> tuple[tuple[Array, MixtureParams], Array, Array, tuple[Array, Array, Array] | None]:
+) -> tuple[tuple[Array, AbstractBijection], Array, Array, tuple[Array, Array, Array] | None]:
     """Fit one block on ``z`` and push ``z`` (and the held-out rows) through it.
 
     ``draws`` are the Gaussian draws the rotation rule takes and ``rows`` the indices of
@@ -293,7 +304,7 @@ def _fit_block(
     block.
 
     ``val`` holds the held-out rows as the blocks so far left them and each row's
-    log-determinant so far. Returns the block's rotation matrix and mixture parameters
+    log-determinant so far. Returns the block's rotation matrix and fitted marginal layer
     (the block itself is built on the host, :func:`_block`), the transformed data, the
     block's gain in mean log-likelihood under N(0, I) (its reduction of the data's
     non-Gaussianity, in nats) and, when ``val`` is given, the held-out rows and
@@ -306,27 +317,32 @@ def _fit_block(
     q = rule.choose(sample, draws)
     y = jnp.matmul(z, q.T, precision="highest")
     y_fit = y if rows is None else jnp.matmul(sample, q.T, precision="highest")
-    params = marginal.fit(y_fit, n_components, component_counts)
+    layer = marginal.fit_layer(y_fit, n_components, component_counts)
     n = z.shape[0]
     if val is not None:
         y = jnp.concatenate([y, jnp.matmul(val[0], q.T, precision="highest")], axis=0)
-    z_all, log_dz_dy = mixture_gaussianize(y, *params)
-    z_new, log_det = z_all[:n], log_dz_dy[:n]
-    gain = (normal_logpdf(z_new) + log_det - normal_logpdf(y[:n])).sum(axis=1).mean()
+    z_all, log_det_all = marginal.gaussianize(layer, y)
+    z_new, log_det = z_all[:n], log_det_all[:n]
+    gain = (normal_logpdf(z_new) - normal_logpdf(y[:n])).sum(axis=1).mean() + log_det.mean()
     if val is not None:
-        z_val, log_det_val = z_all[n:], val[1] + log_dz_dy[n:].sum(axis=1)
+        z_val, log_det_val = z_all[n:], val[1] + log_det_all[n:]
         val = (z_val, log_det_val, _mean_log_likelihood(z_val, log_det_val))
-    return (q, params), z_new, gain, val
+    return (q, layer), z_new, gain, val
 
 
-def _block(q: Array, params: MixtureParams) -> GaussianizationBlock:
-    """The trainable block for a fitted rotation matrix and mixture parameters.
+def _block(q: Array, layer: AbstractBijection) -> AbstractGaussianizationBlock:
+    """The trainable block for a fitted rotation matrix and marginal layer.
 
     The rotation's Householder form comes from LAPACK on the host, which keeps the
-    reflection loop out of the compiled block.
+    reflection loop out of the compiled block. A Gaussian-mixture marginal makes the
+    fast :class:`GaussianizationBlock` (the structure of the default
+    :func:`gaussianization_flow`); any other family a :class:`RotationMarginalBlock`.
     """
-    rotation = HouseholderRotation(*householder_decomposition_host(np.asarray(q)))
-    return GaussianizationBlock(rotation, MixtureCDFGaussianization(*params))
+    vectors, signs = householder_decomposition_host(np.asarray(q))
+    rotation = HouseholderRotation(params=vectors[::-1], signs=signs)
+    if isinstance(layer, MixtureGaussianCDF):
+        return GaussianizationBlock(rotation, layer)
+    return RotationMarginalBlock(rotation, layer)
 
 
 def _mean_log_likelihood(z: Array, log_det: Array) -> Array:
@@ -334,13 +350,36 @@ def _mean_log_likelihood(z: Array, log_det: Array) -> Array:
     return jnp.mean(normal_logpdf(z).sum(axis=1) + log_det)
 
 
+# Columns whose mean and standard deviation are 0 and 1 to within this are already
+# standardised: the fit leaves them as they are, so its stack holds no standardisation
+# (an exact identity) instead of one that differs from the identity by rounding.
+_STANDARDISED_TOL = 1e-10
+
+
 def _standardise(X: Array) -> tuple[Array, Array, Array]:
-    """Column means and standard deviations of ``X``, and ``X`` standardised with them."""
+    """Column means and standard deviations of ``X``, and ``X`` standardised with them.
+
+    Data already standardised (every column's mean within ``_STANDARDISED_TOL`` of 0 and
+    its standard deviation within it of 1) get loc 0 and scale 1 exactly and are
+    returned unchanged.
+    """
     if on_single_cpu(X):  # NumPy reads it in place; nothing to compile
         host = np.asarray(X)
         loc, scale = host.mean(axis=0), host.std(axis=0)
+        if _already_standardised(loc, scale):
+            loc, scale = np.zeros_like(loc), np.ones_like(scale)
+            return tuple(jax.device_put(a) for a in (loc, scale, host))
         return tuple(jax.device_put(a) for a in (loc, scale, (host - loc) / scale))
-    return _standardise_compiled(X)
+    loc, scale, standardised = _standardise_compiled(X)
+    if _already_standardised(np.asarray(loc), np.asarray(scale)):
+        return jnp.zeros_like(loc), jnp.ones_like(scale), X
+    return loc, scale, standardised
+
+
+def _already_standardised(loc: np.ndarray, scale: np.ndarray) -> bool:
+    return bool(
+        np.all(np.abs(loc) <= _STANDARDISED_TOL) and np.all(np.abs(scale - 1) <= _STANDARDISED_TOL)
+    )
 
 
 @jax.jit

@@ -16,7 +16,7 @@ from gauss_flows.bijections import (
     CouplingGaussianizationBlock,
     GaussianizationBlock,
     HouseholderRotation,
-    MixtureCDFCoupling,
+    MixtureGaussianCDFCoupling,
 )
 from gauss_flows.fit.rbig import _fit_greedy, _greedy_settings, fit_rbig
 from gauss_flows.flows import check_coupling_sizes
@@ -43,7 +43,7 @@ def fit_rbig_coupling(
     ``random_state`` and ``fit_rbig_options``. Each of its blocks, rotation +
     per-dimension mixture-CDF map, becomes a block of
     :func:`coupling_gaussianization_flow`: the same rotation, then two
-    :class:`MixtureCDFCoupling` layers whose base mixtures are the fitted mixtures of the
+    :class:`MixtureGaussianCDFCoupling` layers whose base mixtures are the fitted mixtures of the
     dimensions they transform and whose conditioners have zero output weights (hidden
     layers random from ``key``). So the returned flow computes exactly the greedy map,
     has the pytree structure of ``coupling_gaussianization_flow`` with the same sizes,
@@ -113,9 +113,11 @@ def fit_rbig_coupling(
         mixtures = (block.logits, block.means, block.log_scales)
         tail, head = [p[split:] for p in mixtures], [p[:split] for p in mixtures]
         return CouplingGaussianizationBlock(
-            HouseholderRotation(block.vectors, block.signs),
-            MixtureCDFCoupling.from_mixture(k_first, *tail, cond_first=True, **conditioner),
-            MixtureCDFCoupling.from_mixture(k_second, *head, cond_first=False, **conditioner),
+            HouseholderRotation(params=block.vectors[::-1], signs=block.signs),
+            MixtureGaussianCDFCoupling.from_mixture(k_first, *tail, cond_first=True, **conditioner),
+            MixtureGaussianCDFCoupling.from_mixture(
+                k_second, *head, cond_first=False, **conditioner
+            ),
         )
 
     fitted = layout.blocks(greedy)

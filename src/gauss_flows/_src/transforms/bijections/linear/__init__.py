@@ -1,0 +1,1 @@
+"""Re-export modules under the tutorial series' private import paths (see ``gauss_flows._src``)."""
