@@ -85,20 +85,23 @@ REGISTRY: dict[type, Callable[[jax.Array], eqx.Module]] = {
     gb.Standardization: _standardization,
 }
 
-# Layer families register their classes in ``registry_*.py`` modules beside this one,
-# each defining its own ``REGISTRY`` (and optionally ``VARIANTS``) dictionary.
-for _fragment in sorted(pathlib.Path(__file__).parent.glob("registry_*.py")):
-    _module = importlib.import_module(_fragment.stem)
-    REGISTRY.update(_module.REGISTRY)
-
 #: Further examples of registered classes worth checking on their own.
 VARIANTS: dict[str, Callable[[jax.Array], eqx.Module]] = {
     "GaussianizationStack[coupling]": _coupling_stack,
 }
 
+#: Examples (by name) with a side on the unit interval: ``"data"`` (the input of
+#: ``transform`` lies in (0, 1)) or ``"latent"`` (its output does). The property tests map
+#: their real-line points onto that side through ``ndtr``.
+UNIT_INTERVAL: dict[str, str] = {}
 
+# Layer families register their classes in ``registry_*.py`` modules beside this one,
+# each defining its own ``REGISTRY`` and optionally ``VARIANTS`` and ``UNIT_INTERVAL``.
 for _fragment in sorted(pathlib.Path(__file__).parent.glob("registry_*.py")):
-    VARIANTS.update(getattr(importlib.import_module(_fragment.stem), "VARIANTS", {}))
+    _module = importlib.import_module(_fragment.stem)
+    REGISTRY.update(_module.REGISTRY)
+    VARIANTS.update(getattr(_module, "VARIANTS", {}))
+    UNIT_INTERVAL.update(getattr(_module, "UNIT_INTERVAL", {}))
 
 
 def examples() -> dict[str, Callable[[jax.Array], eqx.Module]]:

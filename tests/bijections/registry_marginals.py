@@ -65,9 +65,7 @@ REGISTRY: dict[type, Callable[[jax.Array], eqx.Module]] = {
     gb.RQSplineMarginal: _perturbed_spline,
 }
 
-#: Examples with a side on the unit interval: ``"data"`` (the input of ``transform`` lies in
-#: (0, 1)) or ``"latent"`` (its output does). A property test that feeds points of the
-#: whole real line to that side should first map them through ``ndtr``.
+#: Examples with a side on the unit interval (see ``bijection_registry.UNIT_INTERVAL``).
 UNIT_INTERVAL: dict[str, str] = {"InverseGaussCDF": "data", "HistogramCDF": "latent"}
 
 #: Fitted examples, checked as well.

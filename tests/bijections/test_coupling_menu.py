@@ -186,6 +186,7 @@ def test_conditional_spline_chain_log_prob_and_gradients():
     np.testing.assert_allclose(x_back, x, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_deep_stacks_train_finitely_inside_invert_chain():
     """Ten couplings (mostly affine, as in the depth probe) under ``Invert(Chain)``."""
     makers = [_spline, _sigmoid, _mixture] + [_affine] * 7

@@ -11,7 +11,7 @@ from _trees import cast
 
 from gauss_flows.bijections import (
     HouseholderRotation,
-    MixtureCDFGaussianization,
+    MixtureGaussianCDF,
     householder_decomposition,
     householder_product,
 )
@@ -24,7 +24,7 @@ from gauss_flows._compile_mode import native_reductions
 
 
 def _marginal(key, d=3, k=5, dtype=jnp.float64):
-    return cast(MixtureCDFGaussianization.random(key, n_dims=d, n_components=k), dtype)
+    return cast(MixtureGaussianCDF.random(key, n_dims=d, n_components=k), dtype)
 
 
 def _layers(dtype=jnp.float64):
@@ -65,7 +65,7 @@ def test_marginal_is_monotone_increasing():
 
 
 def test_identity_marginal_is_identity():
-    layer = MixtureCDFGaussianization.identity(n_dims=2, n_components=3)
+    layer = MixtureGaussianCDF.identity(n_dims=2, n_components=3)
     x = jnp.array([-7.0, 3.2])
     z, log_det = layer.transform_and_log_det(x)
     np.testing.assert_allclose(z, x, rtol=1e-10)
@@ -172,7 +172,7 @@ def test_rotation_rejects_non_orthogonal_matrix():
 def test_rotation_signs_are_not_trainable():
     rot = HouseholderRotation.random(jr.key(0), n_dims=4)
     params, _ = eqx.partition(rot, eqx.is_inexact_array)
-    assert params.signs is None and params.vectors is not None
+    assert params.signs is None and params.params is not None
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 7, 40])

@@ -15,7 +15,7 @@ from gauss_flows.bijections import (
     GaussianizationBlock,
     GaussianizationStack,
     HouseholderRotation,
-    MixtureCDFGaussianization,
+    MixtureGaussianCDF,
 )
 from gauss_flows._compile_mode import native_reductions
 
@@ -24,7 +24,7 @@ def _block(key, n_dims=3, n_components=4):
     k_rot, k_marg = jr.split(key)
     return GaussianizationBlock(
         HouseholderRotation.random(k_rot, n_dims=n_dims),
-        MixtureCDFGaussianization.random(k_marg, n_dims=n_dims, n_components=n_components),
+        MixtureGaussianCDF.random(k_marg, n_dims=n_dims, n_components=n_components),
     )
 
 
@@ -105,7 +105,7 @@ def test_n_blocks_and_block_slices(stack):
     flow = gf.layout.assemble_flow(stack)
     one = gf.inspect.block(flow, 1)
     assert isinstance(one, GaussianizationBlock)
-    np.testing.assert_array_equal(one.rotation.vectors, stack.blocks.vectors[1])
+    np.testing.assert_array_equal(one.rotation.params[::-1], stack.blocks.vectors[1])
     assert isinstance(Scan(stack.blocks).bijection, GaussianizationBlock)
 
 
@@ -116,7 +116,7 @@ def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match="rotation acts on shape"):
         GaussianizationBlock(
             HouseholderRotation.random(jr.key(0), n_dims=2),
-            MixtureCDFGaussianization.identity(n_dims=3, n_components=2),
+            MixtureGaussianCDF.identity(n_dims=3, n_components=2),
         )
 
 

@@ -447,7 +447,7 @@ def test_old_marginal_keywords_cannot_be_mixed_with_marginal():
     X = moons(100)
     with pytest.raises(TypeError, match="marginal"):
         gf.fit_rbig(X, marginal=MixtureFit(), em_steps=5)
-    with pytest.raises(TypeError, match="MixtureFit"):
+    with pytest.raises(TypeError, match="marginal-fit value"):
         gf.fit_rbig(X, marginal={"em_steps": 5})
     with pytest.raises(TypeError, match="fit_rbig_coupling.*nn_widht"):
         gf.fit_rbig_coupling(X, nn_widht=8)

@@ -84,3 +84,10 @@ def test_fit_rbig_accepts_already_standardised_data_without_a_standardisation():
     np.testing.assert_array_equal(stack.loc, 0.0)
     raw = gf.fit_rbig(X, n_layers=3, n_components=4).bijection.bijection
     assert raw.is_standardizing
+
+
+def test_coupling_fit_needs_a_mixture_family():
+    with pytest.raises(ValueError, match="mixture or KDE marginal"):
+        gf.fit_rbig_coupling(moons(), n_layers=1, marginal="histogram")
+    flow = gf.fit_rbig_coupling(moons(), n_layers=2, marginal=KDEFit(n_kernels=8))
+    assert np.isfinite(mean_nll(flow, moons(seed=1)))

@@ -3,6 +3,7 @@
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
 from gauss_flows.bijections.coupling import MixtureGaussianCDFCoupling
 from gauss_flows.bijections.flowjax_couplings import (
+    AbstractFlowjaxCoupling,
     AffineCoupling,
     DeepSigmoidCoupling,
     RQSplineCoupling,
@@ -34,6 +35,7 @@ from gauss_flows.bijections.stack import (
 )
 
 __all__ = [
+    "AbstractFlowjaxCoupling",
     "AbstractGaussianizationBlock",
     "ActNorm",
     "ActNorm1D",

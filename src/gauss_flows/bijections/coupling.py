@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -13,6 +12,7 @@ from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._arrays import as_float_array, broadcast_float_arrays
+from gauss_flows.bijections._deprecated import AliasMeta, resolve
 from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
 from gauss_flows.bijections.marginal import random_mixture_parameters
 
@@ -468,17 +468,7 @@ class MixtureGaussianCDFCoupling(AbstractBijection):
         return self._join(y_cond, x), log_dx_dz.sum()
 
 
-class _DeprecatedAliasMeta(type):
-    """Makes ``isinstance``/``issubclass`` with ``MixtureCDFCoupling`` test the new class."""
-
-    def __instancecheck__(cls, instance: object) -> bool:
-        return isinstance(instance, MixtureGaussianCDFCoupling)
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, MixtureGaussianCDFCoupling)
-
-
-class _MixtureCDFCoupling(metaclass=_DeprecatedAliasMeta):
+class _MixtureCDFCoupling(metaclass=AliasMeta):
     """Deprecated: :class:`MixtureGaussianCDFCoupling` with its former positional constructor.
 
     ``MixtureCDFCoupling(conditioner, logits, means, log_scales, n_dims=..., ...)`` builds
@@ -498,26 +488,21 @@ class _MixtureCDFCoupling(metaclass=_DeprecatedAliasMeta):
 
 _MixtureCDFCoupling.__name__ = _MixtureCDFCoupling.__qualname__ = "MixtureCDFCoupling"
 
-_DEPRECATED = {"MixtureCDFCoupling": _MixtureCDFCoupling}
+_MixtureCDFCoupling.target = MixtureGaussianCDFCoupling
 
-
-def deprecated_name(name: str, stacklevel: int = 2) -> object:
-    """The deprecated alias ``name`` of this module, with a ``DeprecationWarning``.
-
-    Raises:
-        AttributeError: If ``name`` is no deprecated alias.
-    """
-    if name not in _DEPRECATED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"{name} is deprecated and will be removed in the next release; use "
+_DEPRECATED = {
+    "MixtureCDFCoupling": (
+        _MixtureCDFCoupling,
         "MixtureGaussianCDFCoupling(key, shape=(d,), ...) or "
         "MixtureGaussianCDFCoupling.from_parameters(conditioner, logits, means, log_scales, "
         "n_dims=...)",
-        DeprecationWarning,
-        stacklevel=stacklevel + 1,
     )
-    return _DEPRECATED[name]
+}
+
+
+def deprecated_name(name: str, stacklevel: int = 2) -> object:
+    """The deprecated alias ``name`` of this module, with a ``DeprecationWarning``."""
+    return resolve(__name__, _DEPRECATED, name, stacklevel + 1)
 
 
 def __getattr__(name: str) -> object:

@@ -35,7 +35,7 @@ from paramax.utils import inv_softplus
 
 from gauss_flows.bijections.sum_of_sigmoids import SumOfSigmoids
 
-__all__ = ["AffineCoupling", "DeepSigmoidCoupling", "RQSplineCoupling"]
+__all__ = ["AbstractFlowjaxCoupling", "AffineCoupling", "DeepSigmoidCoupling", "RQSplineCoupling"]
 
 #: The affine scale is ``softplus(B · tanh(r / B))`` with this ``B``: it lies in
 #: ``[softplus(-B), softplus(B)] ≈ [3.4e-4, 8.0]`` for every raw value ``r``.
@@ -147,25 +147,6 @@ def _event_dim(shape: tuple[int, ...]) -> int:
     return shape[0]
 
 
-def _run(
-    layer: AbstractBijection,
-    method: Callable[[Array, Array | None], tuple[Array, Array]],
-    x: Array,
-    condition: Array | None,
-) -> tuple[Array, Array]:
-    """``method(x, condition)`` of the wrapped coupling, in the layer's floating dtype.
-
-    An unconditional layer passes ``None`` on instead of the condition. The results are
-    cast to the type of the input and the conditioner's weights: paramax builds the
-    spline's interval end points as default-precision arrays, which would otherwise lift
-    a float32 layer's spline outputs to float64 when 64-bit mode is on.
-    """
-    condition = None if layer.cond_shape is None else condition
-    dtype = jnp.result_type(x.dtype, layer._coupling.conditioner.layers[0].weight.dtype)
-    y, log_det = method(x, condition)
-    return y.astype(dtype), log_det.astype(dtype)
-
-
 def _bounded_softplus(raw: Array) -> Array:
     """``softplus(B · tanh(raw / B))``: a positive scale in ``[3.4e-4, 8.0]`` for ``B = 8``."""
     bound = AFFINE_RAW_SCALE_BOUND
@@ -181,7 +162,51 @@ def _bounded_affine() -> Affine:
     )
 
 
-class AffineCoupling(AbstractBijection):
+class AbstractFlowjaxCoupling(AbstractBijection):
+    """A coupling layer that runs one flowjax ``Coupling``, held at ``_coupling``.
+
+    Subclasses build the ``Coupling`` with their transformer; this base runs it. An
+    unconditional layer passes ``None`` on instead of the condition. The results are cast
+    to the type of the input and the conditioner's weights: paramax builds the spline's
+    interval end points as default-precision arrays, which would otherwise lift a float32
+    layer's spline outputs to float64 when 64-bit mode is on.
+
+    Example:
+        >>> import jax.random as jr
+        >>> from gauss_flows.bijections import AffineCoupling
+        >>> AffineCoupling(jr.key(0), shape=(4,), nn_width=8).untransformed_dim
+        2
+
+    References:
+        Dinh, Sohl-Dickstein and Bengio (2017), "Density estimation using Real NVP", ICLR.
+    """
+
+    _coupling: eqx.AbstractVar[Coupling]
+
+    @property
+    def untransformed_dim(self) -> int:
+        """Number of passive (copied) leading coordinates, ``d // 2``."""
+        return self._coupling.untransformed_dim
+
+    def _run(
+        self,
+        method: Callable[[Array, Array | None], tuple[Array, Array]],
+        x: Array,
+        condition: Array | None,
+    ) -> tuple[Array, Array]:
+        condition = None if self.cond_shape is None else condition
+        dtype = jnp.result_type(x.dtype, self._coupling.conditioner.layers[0].weight.dtype)
+        y, log_det = method(x, condition)
+        return y.astype(dtype), log_det.astype(dtype)
+
+    def transform_and_log_det(self, x, condition=None):
+        return self._run(self._coupling.transform_and_log_det, x, condition)
+
+    def inverse_and_log_det(self, y, condition=None):
+        return self._run(self._coupling.inverse_and_log_det, y, condition)
+
+
+class AffineCoupling(AbstractFlowjaxCoupling):
     r"""Affine coupling: :math:`z_B = s(x_A)\,x_B + t(x_A)` with a positive scale.
 
     The passive half :math:`x_A` (the first ``d // 2`` coordinates) is copied; each
@@ -242,19 +267,8 @@ class AffineCoupling(AbstractBijection):
         self.shape = self._coupling.shape
         self.cond_shape = self._coupling.cond_shape
 
-    @property
-    def untransformed_dim(self) -> int:
-        """Number of passive (copied) leading coordinates, ``d // 2``."""
-        return self._coupling.untransformed_dim
 
-    def transform_and_log_det(self, x, condition=None):
-        return _run(self, self._coupling.transform_and_log_det, x, condition)
-
-    def inverse_and_log_det(self, y, condition=None):
-        return _run(self, self._coupling.inverse_and_log_det, y, condition)
-
-
-class RQSplineCoupling(AbstractBijection):
+class RQSplineCoupling(AbstractFlowjaxCoupling):
     r"""Rational-quadratic spline coupling: each active coordinate through a monotone spline.
 
     The transformer is flowjax's ``RationalQuadraticSpline`` with ``n_bins`` bins on
@@ -327,19 +341,8 @@ class RQSplineCoupling(AbstractBijection):
         self.n_bins = n_bins
         self.interval = float(interval)
 
-    @property
-    def untransformed_dim(self) -> int:
-        """Number of passive (copied) leading coordinates, ``d // 2``."""
-        return self._coupling.untransformed_dim
 
-    def transform_and_log_det(self, x, condition=None):
-        return _run(self, self._coupling.transform_and_log_det, x, condition)
-
-    def inverse_and_log_det(self, y, condition=None):
-        return _run(self, self._coupling.inverse_and_log_det, y, condition)
-
-
-class DeepSigmoidCoupling(AbstractBijection):
+class DeepSigmoidCoupling(AbstractFlowjaxCoupling):
     r"""Sum-of-sigmoids coupling: each active coordinate through a monotone sigmoid sum.
 
     The transformer is :class:`~gauss_flows.bijections.SumOfSigmoids`,
@@ -405,14 +408,3 @@ class DeepSigmoidCoupling(AbstractBijection):
         self.shape = self._coupling.shape
         self.cond_shape = self._coupling.cond_shape
         self.n_components = n_components
-
-    @property
-    def untransformed_dim(self) -> int:
-        """Number of passive (copied) leading coordinates, ``d // 2``."""
-        return self._coupling.untransformed_dim
-
-    def transform_and_log_det(self, x, condition=None):
-        return _run(self, self._coupling.transform_and_log_det, x, condition)
-
-    def inverse_and_log_det(self, y, condition=None):
-        return _run(self, self._coupling.inverse_and_log_det, y, condition)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from typing import ClassVar
 
 import equinox as eqx
@@ -16,6 +15,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._arrays import broadcast_float_arrays
 from gauss_flows._validation import as_data_matrix, check_int
+from gauss_flows.bijections._deprecated import AliasMeta, resolve
 from gauss_flows.bijections._elementwise import check_event_shape, spread_components
 from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
 
@@ -279,14 +279,7 @@ def random_mixture_parameters(
     )
 
 
-class _DeprecatedAliasMeta(type):
-    """Makes ``isinstance(layer, MixtureCDFGaussianization)`` test for the new class."""
-
-    def __instancecheck__(cls, instance: object) -> bool:
-        return isinstance(instance, MixtureGaussianCDF)
-
-
-class _MixtureCDFGaussianization(metaclass=_DeprecatedAliasMeta):
+class _MixtureCDFGaussianization(metaclass=AliasMeta):
     """Deprecated: :class:`MixtureGaussianCDF` with its former positional constructor.
 
     ``MixtureCDFGaussianization(logits, means, log_scales)`` builds
@@ -302,24 +295,19 @@ class _MixtureCDFGaussianization(metaclass=_DeprecatedAliasMeta):
     random = MixtureGaussianCDF.random
 
 
-_DEPRECATED = {"MixtureCDFGaussianization": _MixtureCDFGaussianization}
+_MixtureCDFGaussianization.target = MixtureGaussianCDF
+
+_DEPRECATED = {
+    "MixtureCDFGaussianization": (
+        _MixtureCDFGaussianization,
+        "MixtureGaussianCDF(logits=..., means=..., log_scales=...)",
+    )
+}
 
 
 def deprecated_name(name: str, stacklevel: int = 2) -> object:
-    """The deprecated alias ``name`` of this module, with a ``DeprecationWarning``.
-
-    Raises:
-        AttributeError: If ``name`` is no deprecated alias.
-    """
-    if name not in _DEPRECATED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"{name} is deprecated and will be removed in the next release; use "
-        "MixtureGaussianCDF(logits=..., means=..., log_scales=...)",
-        DeprecationWarning,
-        stacklevel=stacklevel + 1,
-    )
-    return _DEPRECATED[name]
+    """The deprecated alias ``name`` of this module, with a ``DeprecationWarning``."""
+    return resolve(__name__, _DEPRECATED, name, stacklevel + 1)
 
 
 def __getattr__(name: str) -> object:

@@ -18,6 +18,8 @@ from gauss_flows.bijections import (
     HouseholderRotation,
     MixtureGaussianCDFCoupling,
 )
+from gauss_flows.fit.marginal_families import KDEFit
+from gauss_flows.fit.marginal_fit import MixtureFit
 from gauss_flows.fit.rbig import _fit_greedy, _greedy_settings, fit_rbig
 from gauss_flows.flows import check_coupling_sizes
 
@@ -97,6 +99,11 @@ def fit_rbig_coupling(
     options = {**fit_rbig.__kwdefaults__, **fit_rbig_options}
     options.update(n_layers=n_layers, n_components=n_components, random_state=random_state)
     settings = _greedy_settings("fit_rbig_coupling", **options)
+    if not isinstance(settings.marginal, (MixtureFit, KDEFit)):
+        raise ValueError(
+            "fit_rbig_coupling writes Gaussian-mixture marginals into its couplings; give a "
+            f"mixture or KDE marginal, not {settings.marginal!r}"
+        )
     X = as_data_matrix(X, min_rows=settings.min_rows)
     n_dims = X.shape[1]
     check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
