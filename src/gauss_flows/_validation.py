@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import stat
 import warnings
 
 import jax
@@ -212,3 +214,48 @@ def reject_unknown_keywords(function: str, options: dict) -> None:
     if options:
         names = ", ".join(map(repr, sorted(options)))
         raise TypeError(f"{function}() got unexpected keyword argument(s) {names}")
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def special_file_kind(target: str | os.PathLike | int) -> str | None:
+    """What a path (or open file descriptor) is when it is not a regular file, else ``None``.
+
+    Files are read only when regular: a device such as ``/dev/zero`` or a FIFO has no size
+    and may never end, so reading one would not be bounded. Symbolic links are followed,
+    and nothing is opened (opening a FIFO would wait for a writer).
+
+    Args:
+        target: A path, or the descriptor of an open file.
+
+    Returns:
+        ``"a directory"``, ``"a FIFO (named pipe)"``, ``"a character device"``, ``"a block
+        device"``, ``"a socket"``, ``"a special file"`` for any other kind that is not
+        regular, or ``None`` for a regular file.
+
+    Raises:
+        OSError: If ``target`` cannot be examined (``FileNotFoundError`` when it does not
+            exist).
+
+    Example:
+        >>> from gauss_flows._validation import special_file_kind
+        >>> special_file_kind("/dev/zero")
+        'a character device'
+
+    References:
+        POSIX ``stat`` and its file type tests (``S_ISREG``, ``S_ISFIFO``, ...).
+    """
+    mode = (os.fstat(target) if isinstance(target, int) else os.stat(target)).st_mode
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in _SPECIAL_FILES:
+        if test(mode):
+            return kind
+    return "a special file"

@@ -32,7 +32,7 @@ import numpy as np
 
 import gauss_flows as gf
 from gauss_flows._rows import compute_dtype, draw, log_density
-from gauss_flows._validation import check_int, check_number
+from gauss_flows._validation import check_int, check_number, special_file_kind
 from gauss_flows.recipe import check_val_fraction
 from gauss_flows.sklearn import STRATEGIES
 
@@ -164,6 +164,8 @@ def read_table(path: str, delimiter: str | None = None) -> tuple[np.ndarray, lis
         raise UsageError(f"data file {path!r} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"data file {path!r} is a directory")
+    if (kind := special_file_kind(path)) is not None:  # a device or FIFO may never end
+        raise UsageError(f"data file {path!r} is {kind}, not a regular file")
     ext = os.path.splitext(path)[1].lower()
     names: list[str] | None = None
     if ext == ".npy":
