@@ -43,6 +43,7 @@ from gauss_flows.fit import (
 )
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 from gauss_flows.information import (
+    DiscreteDataWarning,
     InformationSettings,
     entropy,
     kl_divergence,
@@ -67,6 +68,7 @@ __all__ = [
     "AffineCoupling",
     "CouplingGaussianizationBlock",
     "DeepSigmoidCoupling",
+    "DiscreteDataWarning",
     "FixedRotation",
     "GaussianizationBlock",
     "GaussianizationDensity",

@@ -322,13 +322,26 @@ def _cmd_info(args: argparse.Namespace) -> int:
     groups = _parse_groups(args.groups, names, X.shape[1]) if args.groups else None
     unit, factor = ("bits", 1 / math.log(2)) if args.bits else ("nats", 1.0)
     settings = gf.InformationSettings(random_state=args.random_state)
+    # Every estimate is made before anything is printed: data the measures refuse (a
+    # ValueError) leave only the one-line error. Warnings about discrete data are one line
+    # on stderr too.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", gf.DiscreteDataWarning)
+        h = gf.entropy(X, settings=settings)
+        tc = gf.total_correlation(X, settings=settings) if X.shape[1] > 1 else None
+        mi = None
+        if groups:
+            mi = gf.mutual_information(X[:, groups[0]], X[:, groups[1]], settings=settings)
+    for w in caught:
+        if issubclass(w.category, gf.DiscreteDataWarning):
+            print(f"{PROG}: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"rows: {X.shape[0]}  columns: {X.shape[1]}")
-    print(f"entropy: {gf.entropy(X, settings=settings) * factor:.4f} {unit}")
-    if X.shape[1] > 1:
-        tc = gf.total_correlation(X, settings=settings)
+    print(f"entropy: {h * factor:.4f} {unit}")
+    if tc is not None:
         print(f"total correlation: {tc * factor:.4f} {unit}")
-    if groups:
-        mi = gf.mutual_information(X[:, groups[0]], X[:, groups[1]], settings=settings)
+    if mi is not None:
         print(f"mutual information {groups[0]} ; {groups[1]}: {mi * factor:.4f} {unit}")
     return 0
 

@@ -20,6 +20,18 @@ when ``Y`` is detectably non-Gaussian, the correction of a greedy fit (:func:`fi
 All results are in nats. How the estimates are made is one :class:`InformationSettings`
 value, passed as ``settings=``.
 
+Tied values (discrete or rounded data) get ranks in an independent random order per
+column, fixed by the settings' ``random_state``: the scores are then those of the
+distributional transform, whose total correlation and mutual information are exactly
+those of the discrete data, and independent discrete columns measure 0. Columns without
+ties are ranked as they are. Discrete data have no density, so :func:`entropy` and
+:func:`kl_divergence` warn (:class:`DiscreteDataWarning`) when a value fills more rows
+than the 1-D estimator can resolve, and estimate the data with every repeated value
+spread uniformly over its cell. Data on which the dependence is infinite (a column that
+is a monotone function of another, such as a copy, or linearly dependent columns) or
+cannot be estimated (no more rows than columns) are refused with a ``ValueError`` naming
+the columns; no measure returns NaN.
+
 Example:
     >>> import numpy as np
     >>> import gauss_flows as gf
@@ -35,15 +47,19 @@ References:
     Vasicek, O. (1976). A test for normality based on sample entropy. JRSS B 38(1).
     Ebrahimi, N., Pflughoeft, K. & Soofi, E. S. (1994). Two measures of sample entropy.
     Statistics & Probability Letters 20(3).
+    Rüschendorf, L. (2009). On the distributional transform, Sklar's theorem, and the
+    empirical copula process. Journal of Statistical Planning and Inference 139(11).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike
 from scipy.special import digamma
@@ -54,18 +70,39 @@ from gauss_flows._information.entropy1d import (
     negentropy_null,
     spacing_entropy,
 )
-from gauss_flows._information.gaussian import correlation, gaussian_tc, normal_scores
+from gauss_flows._information.degenerate import (
+    Degeneracy,
+    Labels,
+    check_rows,
+    linear_dependence,
+    monotone_pair,
+    singular_scores,
+)
+from gauss_flows._information.gaussian import (
+    correlation,
+    gaussian_tc,
+    normal_scores,
+    scores_from_ranks,
+)
 from gauss_flows._information.remainder import (
     remainder_of_scores,
     remainder_value,
     scores_total_correlation,
 )
 from gauss_flows._information.settings import InformationSettings
+from gauss_flows._information.ties import (
+    TIE_SALT,
+    dequantize,
+    discrete_columns,
+    tie_broken_ranks,
+    tie_free,
+)
 from gauss_flows._validation import as_data_matrix, reject_unknown_keywords
 from gauss_flows.fit import fit_rbig
 
 __all__ = [
     "MIN_SAMPLES",
+    "DiscreteDataWarning",
     "InformationSettings",
     "entropy",
     "kl_divergence",
@@ -75,6 +112,33 @@ __all__ = [
 
 MIN_SAMPLES = 20
 """Fewest rows any information measure accepts."""
+
+
+class DiscreteDataWarning(UserWarning):
+    """Entropy or KL divergence asked of data that look discrete, which have no density.
+
+    Issued when a column holds one value in more rows than the 1-D entropy estimator
+    spans (``2 · spacing``). The estimate returned is that of the data
+    with every repeated value spread uniformly over its cell, the interval halfway to the
+    neighbouring distinct values. Total correlation and mutual information of discrete
+    data are well defined and need no warning.
+
+    Example:
+        >>> import warnings
+        >>> import numpy as np
+        >>> import gauss_flows as gf
+        >>> X = np.random.default_rng(0).integers(0, 4, (500, 1)).astype(float)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     h = gf.entropy(X)
+        >>> caught[0].category.__name__
+        'DiscreteDataWarning'
+
+    References:
+        Theis, L., van den Oord, A. & Bethge, M. (2016). A note on the evaluation of
+        generative models. ICLR (uniform dequantization).
+    """
+
 
 # The keyword arguments the measures took before InformationSettings, and their fields.
 _DEPRECATED_KEYWORDS = {
@@ -123,11 +187,93 @@ def _samples(X: ArrayLike, name: str, n_dims: int | None = None) -> Array:
     return as_data_matrix(X, name=name, min_rows=MIN_SAMPLES, n_dims=n_dims)
 
 
-def _entropy(X: Array, s: InformationSettings) -> float:
-    """:func:`entropy` of validated samples."""
+def _key(s: InformationSettings, salt: int) -> jax.Array:
+    """The key of one use of randomness besides the rotations (tie-breaking, dequantizing)."""
+    return jr.fold_in(jr.key(s.random_state), TIE_SALT + salt)
+
+
+def _refuse(found: Degeneracy, labels: Labels, quantity: str, dtype: np.dtype) -> ValueError:
+    """The error for degenerate data: what was found and what it means for ``quantity``."""
+    group = labels.group(found.columns)
+    several = len(labels.groups) > 1
+    if not found.exact:
+        consequence = (
+            f"their dependence is infinite or beyond what {np.dtype(dtype).name} can resolve"
+        )
+    elif quantity == "entropy":
+        consequence = f"{group} has no joint density (its differential entropy is -inf)"
+    elif quantity == "KL divergence":
+        consequence = f"{group} has no joint density and KL(p ‖ q) is infinite"
+    elif several and group is None:
+        consequence = "the mutual information of " + " and ".join(
+            name for name, _, _ in labels.groups
+        ) + " is infinite"
+    else:
+        consequence = f"the total correlation of {group} is infinite"
+    if several and group is not None:
+        consequence += (
+            f", and the mutual information subtracts it; drop the redundant columns of "
+            f"{group} (a function of the others adds nothing to the mutual information)"
+        )
+    return ValueError(f"{found.finding}, so {consequence}")
+
+
+def _scores(X: Array, labels: Labels, s: InformationSettings, quantity: str) -> Array:
+    """Tie-broken normal scores of ``X``, or a ``ValueError`` for degenerate data.
+
+    Args:
+        X: Validated samples (for :func:`mutual_information`, ``X`` and ``Y`` side by side).
+        labels: The names of the columns, for the error messages.
+        s: The settings; their ``random_state`` fixes the order given to ties.
+        quantity: What is being estimated, for the error messages.
+    """
+    n, d = X.shape
+    check_rows(n, d, labels, quantity)
+    ranks = tie_broken_ranks(X, _key(s, 0))
+    found = monotone_pair(ranks, labels) or linear_dependence(
+        X, np.flatnonzero(tie_free(X)), labels
+    )
+    z = scores_from_ranks(ranks, X.dtype)
+    found = found or singular_scores(correlation(z), n, X.dtype, labels)
+    if found:
+        raise _refuse(found, labels, quantity, X.dtype)
+    return z
+
+
+def _finite(value: float, quantity: str) -> float:
+    """``value`` as a float; a NaN (which no data should produce) becomes a ``ValueError``."""
+    if math.isnan(value):
+        raise ValueError(
+            f"the {quantity} estimate is NaN: the data are degenerate in a way not recognised "
+            "(is a column a function of others?)"
+        )
+    return float(value)
+
+
+def _warn_discrete(X: Array, spacing: int, name: str, quantity: str) -> None:
+    """Warn with :class:`DiscreteDataWarning` if a column of ``X`` looks discrete."""
+    found = discrete_columns(X, spacing)
+    if found is None:
+        return
+    word, verb = ("column", "repeats") if len(found.columns) == 1 else ("columns", "repeat")
+    columns = ", ".join(map(str, found.columns))
+    warnings.warn(
+        f"{name} looks discrete: {word} {columns} {verb} a value in more than 2 x spacing = "
+        f"{2 * spacing} rows (column {found.columns[0]}: {found.distinct} distinct values, the "
+        f"most frequent in {found.most} of {X.shape[0]} rows). Discrete data have no density, "
+        f"so the {quantity} is not defined for them; the estimate is that of the data with every "
+        "repeated value spread uniformly over the interval halfway to its neighbouring values",
+        DiscreteDataWarning,
+        stacklevel=3,
+    )
+
+
+def _entropy(X: Array, s: InformationSettings, quantity: str = "entropy") -> float:
+    """:func:`entropy` of validated samples (already warned about if they look discrete)."""
     m = check_spacing(s.spacing, X.shape[0])
-    marginal = float(jnp.sum(spacing_entropy(X, m)))
-    return marginal - scores_total_correlation(normal_scores(X), s)
+    marginal = float(jnp.sum(spacing_entropy(dequantize(X, _key(s, 1)), m)))
+    z = _scores(X, Labels((("X", 0, X.shape[1]),)), s, quantity)
+    return _finite(marginal - scores_total_correlation(z, s), quantity)
 
 
 def total_correlation(
@@ -137,7 +283,9 @@ def total_correlation(
 
     Invariant under monotone maps of each column: the columns are replaced by their
     normal scores first. The Gaussian part ``−½ log det R`` is exact up to an analytically
-    removed bias; the non-Gaussian rest is measured by iterative Gaussianization.
+    removed bias; the non-Gaussian rest is measured by iterative Gaussianization. Tied
+    values are ranked in a random order per column (fixed by the settings'
+    ``random_state``), so discrete data get the total correlation of the discrete data.
 
     Args:
         X: Samples, shape ``(n_samples, n_dims)``.
@@ -150,7 +298,10 @@ def total_correlation(
         The estimate (a Python float). It can be slightly negative when the truth is 0.
 
     Raises:
-        ValueError: For NaN/inf, constant columns, fewer than 20 rows, or bad settings.
+        ValueError: For NaN/inf, constant columns, fewer than 20 rows or no more rows than
+            columns, bad settings, or infinite total correlation: two columns with equal
+            or reversed ranks (one a monotone function of the other), or linearly
+            dependent columns without ties.
 
     Example:
         >>> import numpy as np
@@ -165,7 +316,8 @@ def total_correlation(
     """
     s = _settings("total_correlation", settings, deprecated)
     X = _samples(X, "X")
-    return scores_total_correlation(normal_scores(X), s)
+    z = _scores(X, Labels((("X", 0, X.shape[1]),)), s, "total correlation")
+    return _finite(scores_total_correlation(z, s), "total correlation")
 
 
 def entropy(
@@ -174,7 +326,10 @@ def entropy(
     """Differential entropy ``H(X) = Σᵢ H(Xᵢ) − TC(X)`` in nats.
 
     Marginal entropies come from the bias-corrected spacing estimator, the total
-    correlation from :func:`total_correlation`.
+    correlation from :func:`total_correlation`. Discrete data have no density: if a
+    column holds one value in more than ``2 · spacing`` rows, a
+    :class:`DiscreteDataWarning` says so, and the estimate is that of the data with every
+    repeated value spread uniformly over its cell (halfway to the neighbouring values).
 
     Args:
         X: Samples, shape ``(n_samples, n_dims)`` (a 1-D array is one column).
@@ -185,7 +340,11 @@ def entropy(
         The estimate (a Python float).
 
     Raises:
-        ValueError: For NaN/inf, constant columns, fewer than 20 rows, or bad settings.
+        ValueError: As :func:`total_correlation`; columns that are functions of one
+            another leave ``X`` without a joint density (entropy ``−∞``).
+
+    Warns:
+        DiscreteDataWarning: If ``X`` looks discrete.
 
     Example:
         >>> import numpy as np
@@ -199,7 +358,9 @@ def entropy(
         (2020) for the total correlation. See :mod:`gauss_flows.information`.
     """
     s = _settings("entropy", settings, deprecated)
-    return _entropy(_samples(X, "X"), s)
+    X = _samples(X, "X")
+    _warn_discrete(X, check_spacing(s.spacing, X.shape[0]), "X", "differential entropy")
+    return _entropy(X, s)
 
 
 def mutual_information(
@@ -209,7 +370,9 @@ def mutual_information(
 
     Invariant under monotone maps of each column of ``X`` and of ``Y``. The Gaussian
     parts of the three total correlations come from one correlation matrix of the joint
-    normal scores, with their exact biases removed.
+    normal scores, with their exact biases removed. Tied values are ranked in a random
+    order per column, so discrete data get the mutual information of the discrete data
+    (0 for independent columns, ``H(X)`` for ``Y = X``).
 
     Args:
         X: Samples of the first variable, shape ``(n_samples, d_x)`` (1-D: one column).
@@ -221,8 +384,12 @@ def mutual_information(
         The estimate (a Python float). It can be slightly negative when the truth is 0.
 
     Raises:
-        ValueError: For NaN/inf, constant columns, fewer than 20 rows, ``X`` and ``Y``
-            with different numbers of rows, or bad settings.
+        ValueError: For NaN/inf, constant columns, fewer than 20 rows or no more rows
+            than columns of ``X`` and ``Y`` together, ``X`` and ``Y`` with different
+            numbers of rows, or bad settings; for a column of ``X`` and one of ``Y`` with
+            equal or reversed ranks (infinite mutual information), or such a pair within
+            ``X`` or within ``Y`` (whose infinite total correlation the estimate would
+            subtract); and likewise for linearly dependent columns without ties.
 
     Example:
         >>> import numpy as np
@@ -243,13 +410,15 @@ def mutual_information(
             "X and Y must hold paired samples (the same number of rows); "
             f"got {X.shape[0]} and {Y.shape[0]}"
         )
-    n, dx = X.shape
-    z = normal_scores(jnp.concatenate([X, Y.astype(X.dtype)], axis=1))
+    (n, dx), dy = X.shape, Y.shape[1]
+    labels = Labels((("X", 0, dx), ("Y", dx, dx + dy)))
+    XY = jnp.concatenate([X, Y.astype(X.dtype)], axis=1)
+    z = _scores(XY, labels, s, "mutual information")
     r = correlation(z)
     gaussian = gaussian_tc(r, n) - gaussian_tc(r[:dx, :dx], n) - gaussian_tc(r[dx:, dx:], n)
     rest = remainder_value(z, s, 0) - remainder_value(z[:, :dx], s, 1)
     rest = rest - remainder_value(z[:, dx:], s, 2)
-    return gaussian + rest
+    return _finite(gaussian + rest, "mutual information")
 
 
 def kl_divergence(
@@ -287,7 +456,13 @@ def kl_divergence(
 
     Raises:
         ValueError: For NaN/inf, constant columns, fewer than 20 rows, different numbers
-            of columns, fewer rows of ``Y`` than ``n_dims + 4``, or bad settings.
+            of columns, fewer rows of ``Y`` than ``n_dims + 4``, or bad settings; and for
+            ``X`` or ``Y`` without a joint density (as in :func:`entropy`), which makes
+            the divergence infinite.
+
+    Warns:
+        DiscreteDataWarning: If ``X`` or ``Y`` looks discrete (as in :func:`entropy`);
+            both are then measured with every repeated value spread over its cell.
 
     Example:
         >>> import numpy as np
@@ -315,12 +490,18 @@ def kl_divergence(
         raise ValueError(
             f"Y has {n_q} rows; at least n_dims + 4 = {d + 4} are needed for its covariance"
         )
+    for name, data in (("X", X), ("Y", Y)):
+        spacing = check_spacing(s.spacing, data.shape[0])
+        _warn_discrete(data, spacing, name, "KL divergence")
+    # Both samples dequantized once, so every term below sees the same continuous data.
+    X, Y = dequantize(X, _key(s, 2)), dequantize(Y, _key(s, 3))
+    _scores(Y, Labels((("Y", 0, d),)), s, "KL divergence")
     cross_entropy = _gaussian_cross_entropy(np.asarray(X, np.float64), np.asarray(Y, np.float64))
-    h_p = _entropy(X, s)
+    h_p = _entropy(X, s, "KL divergence")
     correction = 0.0
     if method == "flow" or (method == "auto" and _detectably_nongaussian(Y, s)):
         correction = _nongaussian_log_ratio(X, Y, s, n_components)
-    return float(cross_entropy - h_p - correction)
+    return _finite(cross_entropy - h_p - correction, "KL divergence")
 
 
 def _gaussian_cross_entropy(x: np.ndarray, y: np.ndarray) -> float:

@@ -18,10 +18,18 @@ def normal_scores(x: Float[Array, "n d"]) -> Float[Array, "n d"]:
 
     The map is monotone per column, so it leaves total correlation and mutual
     information unchanged while making every marginal (empirically) standard normal.
+    Ties are broken by row order, which suits the continuous data inside the RBIG loop;
+    the measures' input goes through
+    :func:`~gauss_flows._information.ties.tie_broken_scores` instead.
     """
-    n = x.shape[0]
-    ranks = jnp.argsort(jnp.argsort(x, axis=0), axis=0)
-    return ndtri((ranks + 1.0).astype(x.dtype) / (n + 1.0))
+    return scores_from_ranks(jnp.argsort(jnp.argsort(x, axis=0), axis=0), x.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("dtype",))
+def scores_from_ranks(ranks: Array, dtype: jnp.dtype) -> Array:
+    """Normal scores ``Φ⁻¹((rank + 1) / (n + 1))`` of ranks ``0 … n − 1`` in ``dtype``."""
+    n = ranks.shape[0]
+    return ndtri((ranks + 1.0).astype(dtype) / (n + 1.0))
 
 
 @jax.jit

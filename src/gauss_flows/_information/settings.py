@@ -29,7 +29,8 @@ class InformationSettings:
         patience: Stop after this many layers in a row that do not count.
         n_reference: Gaussian reference runs used to calibrate the layers (at least 2;
             computed once per data size and cached).
-        random_state: Integer that fixes the random rotations (``None``: 0).
+        random_state: Integer that fixes the random rotations and the random order
+            given to tied values (``None``: 0).
 
     Raises:
         ValueError: If a setting is not of its kind (positive integers, a non-negative
