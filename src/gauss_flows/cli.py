@@ -1,9 +1,15 @@
 """The ``gauss-flows`` command line: fit, score, sample, measure information, inspect.
 
 Every command reads data from CSV (with or without a header row), NPY or Parquet (with
-pyarrow installed) and works in the data's own units. Bad input of any kind (a missing or
-malformed file, a bad option, non-numeric data, NaN) ends with one line on stderr and
-exit code 2. Options carry the Python API's names: ``--layers`` is ``n_layers``,
+pyarrow installed) and works in the data's own units. CSV is read by the explicit rules of
+:func:`read_csv`: a first row of names is a header, a first row of numbers is data, and
+any malformed field is an error naming its line and column (``--header`` and
+``--no-header`` settle the first row). Outputs take their format from the extension in
+any case (``.npy``, ``.parquet``, ``.tsv``, else CSV), are written whole and then moved
+into place, and may not be one of the command's inputs. Bad input of any kind (a missing
+or malformed file, a bad option, non-numeric data, NaN, an output that would overwrite an
+input) ends with one line on stderr and exit code 2, before anything is written.
+Options carry the Python API's names: ``--layers`` is ``n_layers``,
 ``--random-state`` is ``random_state``, ``--patience`` counts gradient steps as
 :func:`gauss_flows.fit_density` does, and ``--val-fraction`` follows
 :func:`gauss_flows.recipe.held_out_rows`.
@@ -17,12 +23,17 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import math
 import os
+import re
+import secrets
+import stat
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
@@ -38,6 +49,9 @@ from gauss_flows.sklearn import STRATEGIES
 
 PROG = "gauss-flows"
 EXIT_USAGE = 2
+# Random states run from 0 to 2**32 - 1: the seeds that NumPy takes and that JAX keeps
+# distinct in 32-bit mode, where it uses only a seed's low 32 bits.
+MAX_RANDOM_STATE = 2**32 - 1
 
 
 class UsageError(Exception):
@@ -46,64 +60,213 @@ class UsageError(Exception):
 
 # ---- reading and writing tables -----------------------------------------------------------
 
+# A CSV field that is a number: an optional sign, digits with an optional decimal point
+# (or a point and digits), an optional exponent; or nan, inf, infinity in any case (which
+# parse, so that the finiteness check can name them). ASCII only: Python's float() would
+# also take underscores and non-ASCII digits, which a data file should not rely on.
+_NUMBER = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)", re.ASCII | re.IGNORECASE
+)
+# A field that starts like a number (a digit, or a sign or point before one) is no header name.
+_NUMBER_START = re.compile(r"[+-]?\.?\d", re.ASCII)
+# Whitespace stripped around every CSV field.
+_SPACE = " \t\r\n\v\f"
+# Characters a CSV delimiter cannot be: quotes and line breaks belong to the CSV syntax, the
+# rest to numbers.
+_NOT_DELIMITERS = '"\r\n0123456789.+-eE'
 
-def _parse_float(field: str) -> float | None:
-    try:
-        return float(field)
-    except ValueError:
-        return None
+
+def _check_delimiter(delimiter: str) -> str:
+    """The CSV field separator ``delimiter``: one character (``\\t`` or ``tab`` means a tab).
+
+    Args:
+        delimiter: The separator as given, e.g. on the command line.
+
+    Returns:
+        The separator character.
+
+    Raises:
+        UsageError: If ``delimiter`` is empty, longer than one character, a quote, a line
+            break, or a character that occurs in numbers (a digit, ``.``, ``+``, ``-``,
+            ``e``, ``E``).
+
+    Example:
+        >>> _check_delimiter(";"), _check_delimiter("\\\\t")
+        (';', '\\t')
+    """
+    if delimiter in ("\\t", "tab"):
+        return "\t"
+    if not delimiter:
+        raise UsageError("the delimiter is empty; give one character, e.g. ';' or '\\t' for a tab")
+    if len(delimiter) != 1:
+        raise UsageError(f"the delimiter must be one character; got {delimiter!r}")
+    if delimiter in _NOT_DELIMITERS:
+        raise UsageError(
+            f"the delimiter cannot be {delimiter!r}: it is part of the CSV syntax or of numbers"
+        )
+    return delimiter
 
 
-def read_csv(path: str, delimiter: str | None = None) -> tuple[np.ndarray, list[str] | None]:
-    """Read a numeric CSV file; a first row that is not all numbers is taken as a header.
+def _quoted(field: str, limit: int = 40) -> str:
+    """``repr(field)``, shortened to ``limit`` characters: one line, however long the field."""
+    return repr(field) if len(field) <= limit else f"{field[:limit]!r}..."
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _column(j: int, names: Sequence[str] | None) -> str:
+    """``column 3 (name)``; a long name, or one with tabs or line breaks, as a short repr."""
+    if not names:
+        return f"column {j + 1}"
+    name = names[j] if names[j].isprintable() and len(names[j]) <= 40 else _quoted(names[j])
+    return f"column {j + 1} ({name})"
+
+
+def _holds(field: str) -> str:
+    return "an empty value (missing data)" if not field else f"{_quoted(field)}, not a number"
+
+
+def _is_name(field: str) -> bool:
+    """Whether a first-row field reads as a column name: not empty, not starting like a number."""
+    return bool(field) and _NUMBER_START.match(field) is None and _NUMBER.fullmatch(field) is None
+
+
+def _is_header(path: str, line: int, fields: list[str], header: bool | None) -> bool:
+    """Whether the first row ``fields`` is a header row, by the rules of :func:`read_csv`."""
+    if header is not None:
+        return header
+    numbers = [_NUMBER.fullmatch(f) is not None for f in fields]
+    if all(numbers):
+        return False
+    if all(_is_name(f) for f in fields):
+        return True
+    # Neither: name the first field that is neither a number nor a name (e.g. '2x', an
+    # empty field), else the first text field among numbers.
+    j = next(
+        (j for j, f in enumerate(fields) if not numbers[j] and not _is_name(f)),
+        numbers.index(False),
+    )
+    raise UsageError(
+        f"{path}: line {line}, column {j + 1} holds {_holds(fields[j])}; "
+        f"if line {line} is a header row, pass --header"
+    )
+
+
+def _refuse_non_finite(
+    path: str, data: np.ndarray, names: Sequence[str] | None, place: Callable[[int], str]
+) -> None:
+    """Raise for the first NaN or infinite value of ``data``; ``place(i)`` names row ``i``."""
+    bad = ~np.isfinite(data)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        kind = "NaN (missing data)" if np.isnan(data[row, col]) else "an infinite value"
+        raise UsageError(
+            f"{path}: {place(int(row))}, {_column(int(col), names)} holds {kind}; "
+            f"{_count(int(bad.any(axis=1).sum()), 'row')} affected (remove or impute them)"
+        )
+
+
+def read_csv(
+    path: str, delimiter: str | None = None, header: bool | None = None
+) -> tuple[np.ndarray, list[str] | None]:
+    """Read a numeric CSV file by explicit rules; every line is data, a header or an error.
+
+    The rules:
+
+    * The file is UTF-8 text; a byte-order mark at its start is dropped. Quoting follows
+      the usual CSV convention (``"a, b"`` is one field, also after ``, ``) and is checked
+      strictly.
+    * Whitespace around each field is ignored, and lines holding only whitespace are
+      skipped. Every other line is a row, and all rows have as many fields as the first.
+    * A number is written in decimal ASCII: an optional sign, digits with an optional
+      decimal point, an optional exponent (``-1.5``, ``.5``, ``2e-3``); ``nan`` and ``inf``
+      are read and then refused as missing or infinite values.
+    * The first row is a header (column names) if ``header`` is true, data if it is false.
+      By default (``None``) it is data when every field in it is a number, and a header
+      when every field is a name: not empty and not starting like a number (a digit, or a
+      sign or point before one). Anything else in the first row (a mix of numbers and text,
+      an empty field, a malformed number such as ``2x``) is an error that names the field
+      and suggests ``header=True`` (``--header``). So a header of names that are all
+      numbers (``1,2,3``) is read as data unless ``header=True``.
+    * Every field of every data row must be a finite number: a malformed or empty field is
+      an error naming the file, line and column, never a skipped row.
 
     Args:
         path: The file.
-        delimiter: Field separator (default: tab for ``.tsv``, else comma).
+        delimiter: Field separator, one character (default: tab for ``.tsv`` files, any
+            case; otherwise a comma).
+        header: Whether the first row is a header (``None``: decide as above).
 
     Returns:
-        ``(data, column_names)``; names are ``None`` without a header row.
+        ``(data, column_names)``: a float64 array of shape ``(n_rows, n_columns)``, and the
+        header's names, or ``None`` without a header row.
 
     Raises:
-        UsageError: For ragged rows, empty or non-numeric fields, or no data rows.
+        UsageError: For text that is not UTF-8 or not well-formed CSV, rows of differing
+            lengths, fields that are empty or not numbers, NaN or infinite values, a
+            first row that is neither a header nor data, or no data rows.
 
     Example:
-        >>> X, names = read_csv("data.csv")  # doctest: +SKIP
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
+        >>> with open(path, "w", encoding="utf-8") as fh:
+        ...     _ = fh.write("x,y\\n1,2.5\\n-3,4e1\\n")
+        >>> read_csv(path)
+        (array([[ 1. ,  2.5],
+               [-3. , 40. ]]), ['x', 'y'])
+
+    References:
+        RFC 4180, Common Format and MIME Type for Comma-Separated Values (CSV) Files
+        (the quoting convention); Python's :mod:`csv` module, which splits the fields.
     """
     if delimiter is None:
         delimiter = "\t" if path.lower().endswith(".tsv") else ","
+    delimiter = _check_delimiter(delimiter)
     rows: list[list[float]] = []
+    lines: list[int] = []  # the file line of each data row, for error messages
     names: list[str] | None = None
-    width = None
+    width = first = None
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for lineno, fields in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
-                if not fields or all(not f.strip() for f in fields):
+        with open(path, "rb") as raw, io.TextIOWrapper(raw, "utf-8-sig", newline="") as fh:
+            if raw.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 byte-order marks
+                raise UsageError(f"{path}: UTF-16 text; save the file as UTF-8")
+            reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True, strict=True)
+            for fields in reader:
+                line = reader.line_num
+                if not fields or (len(fields) == 1 and not fields[0].strip(_SPACE)):
                     continue
-                fields = [f.strip() for f in fields]
-                values = [_parse_float(f) for f in fields]
+                fields = [f.strip(_SPACE) for f in fields]
                 if width is None:
-                    width = len(fields)
-                    if any(v is None for v in values):
+                    width, first = len(fields), line
+                    if _is_header(path, line, fields, header):
                         names = fields
                         continue
                 if len(fields) != width:
                     raise UsageError(
-                        f"{path}: line {lineno} has {len(fields)} fields, expected {width}"
+                        f"{path}: line {line} has {_count(len(fields), 'field')}, "
+                        f"expected {width} (as line {first})"
                     )
-                for j, (field, value) in enumerate(zip(fields, values)):
-                    if value is None:
-                        column = f"column {j + 1}" + (f" ({names[j]})" if names else "")
-                        what = "an empty value (missing data)" if not field else f"{field!r}, not a number"
-                        raise UsageError(f"{path}: line {lineno}, {column} holds {what}")
-                rows.append(values)  # type: ignore[arg-type]
+                row = []
+                for j, field in enumerate(fields):
+                    if _NUMBER.fullmatch(field) is None:
+                        raise UsageError(
+                            f"{path}: line {line}, {_column(j, names)} holds {_holds(field)}"
+                        )
+                    row.append(float(field))
+                rows.append(row)
+                lines.append(line)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not a text CSV file (it is not valid UTF-8)") from None
     except csv.Error as err:
-        raise UsageError(f"{path}: malformed CSV ({err})") from None
+        raise UsageError(f"{path}: line {reader.line_num}: malformed CSV ({err})") from None
     if not rows:
-        raise UsageError(f"{path}: no data rows")
-    return np.asarray(rows, dtype=np.float64), names
+        after = f" after the header on line {first}" if names is not None else ""
+        raise UsageError(f"{path}: no data rows{after}")
+    data = np.asarray(rows, dtype=np.float64)
+    _refuse_non_finite(path, data, names, lambda i: f"line {lines[i]}")
+    return data, names
 
 
 def _read_npy(path: str) -> np.ndarray:
@@ -129,12 +292,16 @@ def _read_parquet(path: str) -> tuple[np.ndarray, list[str]]:
             "(pip install pyarrow, or use CSV or NPY)"
         ) from None
     try:
-        table = pq.read_table(path)
+        # ParquetFile, not read_table: the dataset reader behind read_table refuses a
+        # schema that repeats a column name.
+        with pq.ParquetFile(path) as parquet:
+            table = parquet.read()
     except Exception as err:  # noqa: BLE001 - any damaged or foreign file
         raise UsageError(f"{path}: cannot read as Parquet ({err})") from None
     columns = []
-    for name in table.column_names:
-        values = table.column(name).to_numpy(zero_copy_only=False)
+    # By position: a name may occur more than once in a Parquet schema.
+    for j, name in enumerate(table.column_names):
+        values = table.column(j).to_numpy(zero_copy_only=False)
         if values.dtype.kind not in "biuf":
             raise UsageError(f"{path}: column {name!r} holds {values.dtype} values, not numbers")
         columns.append(values.astype(np.float64))
@@ -143,12 +310,16 @@ def _read_parquet(path: str) -> tuple[np.ndarray, list[str]]:
     return np.column_stack(columns), list(table.column_names)
 
 
-def read_table(path: str, delimiter: str | None = None) -> tuple[np.ndarray, list[str] | None]:
+def read_table(
+    path: str, delimiter: str | None = None, header: bool | None = None
+) -> tuple[np.ndarray, list[str] | None]:
     """Read a data file (CSV, TSV, NPY or Parquet, by extension) as a finite 2-D array.
 
     Args:
         path: The file.
         delimiter: CSV field separator (default: tab for ``.tsv``, else comma).
+        header: Whether a CSV file's first row is a header (``None``: decided as
+            :func:`read_csv` describes).
 
     Returns:
         ``(data, column_names)`` with ``data`` of shape ``(n_rows, n_columns)``.
@@ -173,25 +344,111 @@ def read_table(path: str, delimiter: str | None = None) -> tuple[np.ndarray, lis
     elif ext in (".parquet", ".pq"):
         data, names = _read_parquet(path)
     else:
-        data, names = read_csv(path, delimiter)
+        data, names = read_csv(path, delimiter, header)
     if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
         raise UsageError(f"{path}: need a 2-D table of rows and columns; got shape {data.shape}")
     data = data.astype(np.float64)
-    bad = ~np.isfinite(data)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        kind = "NaN (missing data)" if np.isnan(data[row, col]) else "an infinite value"
-        raise UsageError(
-            f"{path}: row {row + 1}, column {col + 1} holds {kind}; "
-            f"{int(bad.any(axis=1).sum())} rows affected (remove or impute them)"
-        )
+    _refuse_non_finite(path, data, names, lambda i: f"row {i + 1}")
     return data, names
+
+
+@contextlib.contextmanager
+def _replacing(path: str) -> Iterator[str]:
+    """A new temporary file beside ``path`` to write, which replaces ``path`` on success.
+
+    A reader of ``path`` sees the old content or the complete new one, never a part; if the
+    block fails, ``path`` is untouched and the temporary file removed. A symbolic link is
+    followed (its target is replaced and the link kept); an existing file keeps its
+    permissions. An existing ``path`` that is not a regular file (``/dev/null``, a pipe) is
+    written in place.
+
+    Args:
+        path: The file to (re)place.
+
+    Yields:
+        The path to write the new content to.
+
+    Raises:
+        UsageError: If the temporary file cannot be created (e.g. no permission).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
+        >>> with _replacing(path) as tmp:
+        ...     with open(tmp, "w") as fh:
+        ...         _ = fh.write("done")
+        >>> open(path).read()
+        'done'
+
+    References:
+        POSIX ``rename(2)``, which :func:`os.replace` calls: it replaces the target
+        atomically within one file system.
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        status = None
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        yield path
+        return
+    target = os.path.realpath(path)
+    directory, base = os.path.split(target)
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UsageError(f"cannot write {path!r}: {err.strerror}") from None
+    try:
+        yield tmp
+        if status is not None:  # after the block, which may have replaced the file itself
+            os.chmod(tmp, stat.S_IMODE(status.st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _unique_names(names: Sequence[str]) -> list[str]:
+    """``names`` with repeats renamed: a repeat of ``a`` becomes ``a.1`` (or ``a.2``, ...).
+
+    Each repeat takes the first suffix ``.k`` (``k = 1, 2, ...``) that makes a name
+    neither in ``names`` nor already given; first occurrences keep their names.
+
+    Example:
+        >>> _unique_names(["a", "b", "a", "a.1", "a"])
+        ['a', 'b', 'a.2', 'a.1', 'a.3']
+    """
+    taken = set(names)
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        if name in seen:
+            k = 1
+            while f"{name}.{k}" in taken:
+                k += 1
+            name = f"{name}.{k}"
+            taken.add(name)
+        seen.add(name)
+        result.append(name)
+    return result
 
 
 def write_table(
     path: str | None, data: np.ndarray, names: Sequence[str] | None = None
 ) -> None:
-    """Write a 1-D or 2-D array to CSV (also stdout for ``None`` or ``-``), NPY or Parquet.
+    """Write a 1-D or 2-D array as CSV or TSV (also stdout for ``None`` or ``-``), NPY or Parquet.
+
+    The format follows the extension of ``path``, in any case: ``.npy``, ``.parquet`` or
+    ``.pq``, ``.tsv`` (tab-separated), anything else CSV. The file is written whole and
+    then moved into place (see :func:`_replacing`). Names with the separator in them are
+    quoted; a warning on stderr says when :func:`read_csv` would not take the names for a
+    header without ``header=True``. In Parquet, repeated names are made unique by
+    :func:`_unique_names`, with a warning on stderr.
 
     Example:
         >>> write_table(None, np.array([[1.0, 2.0]]), ["a", "b"])
@@ -199,23 +456,35 @@ def write_table(
         1.0,2.0
     """
     data = np.asarray(data)
-    if path not in (None, "-"):
-        ext = os.path.splitext(path)[1].lower()
-        if ext == ".npy":
-            np.save(path, data, allow_pickle=False)
-            return
-        if ext in (".parquet", ".pq"):
-            _write_parquet(path, data, names)
-            return
-    matrix = data.reshape(-1, 1) if data.ndim == 1 else data
-    lines = [",".join(names)] if names else []
-    lines += [",".join(repr(float(v)) for v in row) for row in matrix]
-    text = "\n".join(lines) + "\n"
+    ext = "" if path in (None, "-") else os.path.splitext(path)[1].lower()
+    if names and ext not in (".npy", ".parquet", ".pq") and not all(map(_is_name, names)):
+        _warn(
+            f"the column names {list(names)} do not all read as names (empty, or starting "
+            "like a number): read the file back with --header"
+        )
     if path in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        sys.stdout.write(_delimited(data, names, ","))
+        return
+    with _replacing(path) as tmp:
+        if ext == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, data, allow_pickle=False)
+        elif ext in (".parquet", ".pq"):
+            _write_parquet(tmp, data, names)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(_delimited(data, names, "\t" if ext == ".tsv" else ","))
+
+
+def _delimited(data: np.ndarray, names: Sequence[str] | None, delimiter: str) -> str:
+    """CSV text of ``data`` (a header row of ``names`` first, if given); exact float reprs."""
+    matrix = data.reshape(-1, 1) if data.ndim == 1 else data
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    if names:
+        writer.writerow(names)
+    writer.writerows([repr(float(v)) for v in row] for row in matrix)
+    return out.getvalue()
 
 
 def _write_parquet(path: str, data: np.ndarray, names: Sequence[str] | None) -> None:
@@ -226,7 +495,73 @@ def _write_parquet(path: str, data: np.ndarray, names: Sequence[str] | None) -> 
         raise UsageError("writing Parquet needs pyarrow, which is not installed (pip install pyarrow)") from None
     matrix = data.reshape(-1, 1) if data.ndim == 1 else data
     names = list(names) if names else [f"x{j}" for j in range(matrix.shape[1])]
-    pq.write_table(pa.table({n: matrix[:, j] for j, n in enumerate(names)}), path)
+    unique = _unique_names(names)
+    renamed = [f"{a!r} -> {b!r}" for a, b in zip(names, unique) if a != b]
+    if renamed:
+        _warn(f"repeated column names renamed in the Parquet file: {', '.join(renamed)}")
+    columns = [pa.array(matrix[:, j]) for j in range(matrix.shape[1])]
+    pq.write_table(pa.Table.from_arrays(columns, names=unique), path)
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+# ---- output paths ----------------------------------------------------------------------------
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (through links, ``..``, hard links)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): compare where they lead
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_output(option: str, path: str | None, inputs: Sequence[str]) -> None:
+    """Refuse an output path that is one of the ``inputs`` or that cannot be a file.
+
+    Runs before any input is read, so a refused command writes nothing.
+
+    Args:
+        option: The option that gave ``path``, for the message (e.g. ``-o/--output``).
+        path: The output path; ``None`` or ``-`` (stdout) is always fine.
+        inputs: The command's input files.
+
+    Raises:
+        UsageError: If ``path`` is the same file as an input (compared by
+            :func:`os.path.samefile`, so through symbolic and hard links), is a directory,
+            or lies in a directory that does not exist. A device or pipe is always fine.
+
+    Example:
+        >>> try:
+        ...     _check_output("-o/--output", "data.csv", ["./data.csv"])
+        ... except UsageError as err:
+        ...     print(err)
+        -o/--output 'data.csv' is the input file './data.csv'; writing it would destroy ...
+    """
+    if path in (None, "-"):
+        return
+    if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+        return  # a device or pipe (/dev/null, /dev/stdout): written in place, destroys nothing
+    for source in inputs:
+        if _same_file(path, source):
+            raise UsageError(
+                f"{option} {path!r} is the input file {source!r}; writing it would destroy "
+                "the input, so choose another path"
+            )
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageError(f"{option} {path!r}: the directory {directory!r} does not exist")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """:func:`_check_output` for each output of the parsed command, against its inputs."""
+    inputs = [getattr(args, dest) for dest in args.inputs]
+    for dest, option in args.outputs:
+        _check_output(option, getattr(args, dest), inputs)
 
 
 # ---- models ----------------------------------------------------------------------------------
@@ -241,7 +576,7 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
 
 
 def _model_data(path: str, args: argparse.Namespace, flow: Any) -> tuple[np.ndarray, list[str] | None]:
-    X, names = read_table(path, args.delimiter)
+    X, names = read_table(path, args.delimiter, args.header)
     X = X.astype(compute_dtype())
     if X.shape[1] != flow.shape[0]:
         raise UsageError(f"{path} has {X.shape[1]} columns but the model has {flow.shape[0]} dimensions")
@@ -252,7 +587,7 @@ def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, list[str] | No
     """The data of ``fit`` and ``info``, in 64-bit floating point with ``--float64``."""
     if args.float64:
         jax.config.update("jax_enable_x64", True)
-    X, names = read_table(args.data, args.delimiter)
+    X, names = read_table(args.data, args.delimiter, args.header)
     return X.astype(compute_dtype()), names
 
 
@@ -268,7 +603,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         progress=not args.quiet, **{k: v for k, v in given.items() if v is not None},
     ).fit(X)
     metadata = {"columns": names, "strategy": args.strategy, "n_rows": int(X.shape[0])}
-    gf.save(args.output, est.flow_, metadata=metadata)
+    with _replacing(args.output) as tmp:
+        gf.save(tmp, est.flow_, metadata=metadata)
     if not args.quiet:
         print(
             f"fitted {est.n_layers_} layers ({args.strategy}) on {X.shape[0]} rows x "
@@ -300,6 +636,11 @@ def _parse_groups(spec: str, names: list[str] | None, n_columns: int) -> list[li
         for item in (s.strip() for s in part.split(",")):
             if not item:
                 raise UsageError(f"--groups {spec!r}: an empty column in group {part!r}")
+            if names and names.count(item) > 1:
+                raise UsageError(
+                    f"--groups: the column name {item!r} occurs {names.count(item)} times; "
+                    "give the column by its 0-based index"
+                )
             if names and item in names:
                 columns.append(names.index(item))
             elif item.lstrip("-").isdigit() and 0 <= int(item) < n_columns:
@@ -362,7 +703,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         except ImportError as err:
             raise UsageError(f"--png needs matplotlib, which is not installed ({err})") from None
         fig = plot_diagnostics(table)
-        fig.savefig(args.png, dpi=120)
+        with _replacing(args.png) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
         plt.close(fig)
         print(f"saved {args.png}")
     return 0
@@ -419,20 +761,54 @@ def _val_fraction(text: str) -> float:
     return _typed(text, float, "a number", lambda _, value: check_val_fraction(value))
 
 
+def _in_random_state_range(name: str, value: int) -> int:
+    if not 0 <= value <= MAX_RANDOM_STATE:
+        raise ValueError(
+            f"{name} must be an integer from 0 to {MAX_RANDOM_STATE} (2**32 - 1); got {value}"
+        )
+    return value
+
+
+def _random_state(text: str) -> int:
+    return _typed(text, int, "an integer", _in_random_state_range)
+
+
+def _delimiter(text: str) -> str:
+    try:
+        return _check_delimiter(text)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _groups(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty; give two column groups separated by ':', e.g. '0,1:2'"
+        )
+    return text
+
+
 def _add_random_state(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--random-state", type=int, default=0, metavar="N",
-                   help=f"integer that fixes {what} (default: %(default)s)")
-    p.add_argument("--seed", type=int, dest="random_state", action=_DeprecatedSpelling,
+    p.add_argument("--random-state", type=_random_state, default=0, metavar="N",
+                   help=f"integer from 0 to 2**32 - 1 that fixes {what} (default: %(default)s)")
+    p.add_argument("--seed", type=_random_state, dest="random_state", action=_DeprecatedSpelling,
                    new="--random-state", help=argparse.SUPPRESS)
 
 
 def _add_data_options(p: argparse.ArgumentParser, *, float64: str | None = None) -> None:
-    """``--float64`` (with its help text, if given) and ``--delimiter``."""
+    """``--float64`` (with its help text, if given), ``--delimiter`` and ``--header``."""
     if float64:
         p.add_argument("--float64", action="store_true", help=float64)
     p.add_argument(
-        "--delimiter", default=None,
-        help="CSV field separator (default: tab for .tsv files, otherwise a comma)",
+        "--delimiter", type=_delimiter, default=None, metavar="CHAR",
+        help="CSV field separator, one character; '\\t' or 'tab' is a tab (default: tab for "
+        ".tsv files, otherwise a comma)",
+    )
+    p.add_argument(
+        "--header", action=argparse.BooleanOptionalAction, default=None,
+        help="whether the first CSV row holds column names (default: yes when every field "
+        "of it is a name, no when every field is a number, otherwise an error; names that "
+        "look like numbers need --header)",
     )
 
 
@@ -451,12 +827,13 @@ def build_parser() -> argparse.ArgumentParser:
         5
     """
     formats = "CSV/TSV (a header row is optional), NPY, or Parquet (needs pyarrow)"
-    output = "output file (.csv, .npy or .parquet; default: {})"
+    output = "output file, by extension in any case: .npy, .parquet, .tsv, else CSV (default: {})"
     parser = _Parser(
         prog=PROG,
         description="Gaussianization flows from the command line: fit a density to a "
         "table of numbers, score rows, draw samples, measure information, inspect layers.",
         epilog=f"Data files: {formats}. Run '{PROG} COMMAND --help' for a command's options. "
+        "An output path that is one of the command's input files is refused. "
         "Errors print one line and exit with code 2.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -493,7 +870,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "unless JAX already runs in 64-bit mode)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bars or summary line")
-    p.set_defaults(run=_cmd_fit)
+    p.set_defaults(run=_cmd_fit, inputs=("data",), outputs=(("output", "-o/--output"),))
 
     p = sub.add_parser("score", help="log-density of each row of data",
                        description="Write the model's log-density (in the data's units) of "
@@ -502,7 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help=output.format("stdout"))
     _add_data_options(p)
-    p.set_defaults(run=_cmd_score)
+    p.set_defaults(run=_cmd_score, inputs=("model", "data"), outputs=(("output", "-o/--output"),))
 
     p = sub.add_parser("sample", help="draw rows from a model",
                        description="Draw N rows from the model's density.")
@@ -511,18 +888,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help=output.format("CSV on stdout"))
     _add_random_state(p, "the draws")
-    p.set_defaults(run=_cmd_sample)
+    p.set_defaults(run=_cmd_sample, inputs=("model",), outputs=(("output", "-o/--output"),))
 
     p = sub.add_parser("info", help="entropy, total correlation, mutual information of data",
                        description="Estimate information quantities of DATA by Gaussianization.")
     p.add_argument("data", metavar="DATA", help=f"samples: {formats}; at least 20 rows")
-    p.add_argument("--groups", default=None, metavar="A:B",
+    p.add_argument("--groups", type=_groups, default=None, metavar="A:B",
                    help="also the mutual information between two column groups, given by "
                    "0-based index or header name, e.g. '0,1:2' or 'x,y:z'")
     p.add_argument("--bits", action="store_true", help="report bits instead of nats")
     _add_random_state(p, "the rotations of the estimates")
     _add_data_options(p, float64="compute in 64-bit floating point (default: 32-bit)")
-    p.set_defaults(run=_cmd_info)
+    p.set_defaults(run=_cmd_info, inputs=("data",), outputs=())
 
     p = sub.add_parser("inspect", help="per-block diagnostics of a model on data",
                        description="Print a table of how each block Gaussianizes DATA "
@@ -535,7 +912,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "Gaussian part (default: %(default)s)")
     _add_random_state(p, "the rotations of the total-correlation estimates")
     _add_data_options(p)
-    p.set_defaults(run=_cmd_inspect)
+    p.set_defaults(run=_cmd_inspect, inputs=("model", "data"), outputs=(("png", "--png"),))
     return parser
 
 
@@ -563,6 +940,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = build_parser().parse_args(argv)
+        _check_paths(args)
         return args.run(args)
     except (UsageError, ValueError, OSError) as err:
         message = _one_line(err)

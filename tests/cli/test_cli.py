@@ -114,7 +114,7 @@ def test_headerless_and_tab_separated(tmp_path):
     ("content", "match"),
     [
         ("a,b\n1,2\n3,x\n", "line 3, column 2 (b) holds 'x', not a number"),
-        ("a,b\n1,2\n3,nan\n", "row 2, column 2 holds NaN"),
+        ("a,b\n1,2\n3,nan\n", "line 3, column 2 (b) holds NaN"),
         ("a,b\n1,2\n3,\n", "empty value"),
         ("a,b\n1,2\n3,4,5\n", "line 3 has 3 fields, expected 2"),
         ("a,b\n", "no data rows"),
