@@ -23,6 +23,7 @@ from gauss_flows.bijections.orthogonal import OrthogonalRotation
 from gauss_flows.bijections.rotation_marginal_block import RotationMarginalBlock
 from gauss_flows.bijections.spline_coupling_block import SplineCouplingBlock
 from gauss_flows.bijections.rotation import (
+    AbstractRotation,
     HouseholderRotation,
     householder_decomposition,
     householder_product,
@@ -37,6 +38,7 @@ from gauss_flows.bijections.stack import (
 __all__ = [
     "AbstractFlowjaxCoupling",
     "AbstractGaussianizationBlock",
+    "AbstractRotation",
     "ActNorm",
     "ActNorm1D",
     "AffineCoupling",

@@ -6,15 +6,13 @@ from typing import ClassVar
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 import paramax
-from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows._arrays import as_float_array
 from gauss_flows._validation import as_data_matrix
-from gauss_flows.bijections.rotation import apply_matrix
+from gauss_flows.bijections.rotation import AbstractRotation
 
 __all__ = ["FixedRotation", "principal_axes"]
 
@@ -56,7 +54,7 @@ def _principal_axes(data: np.ndarray) -> np.ndarray:
     return rows * signs[:, None]
 
 
-class FixedRotation(AbstractBijection):
+class FixedRotation(AbstractRotation):
     r"""A frozen orthogonal map :math:`y = Q x`: no centring, no scaling, nothing trained.
 
     ``Q`` is held in ``paramax.NonTrainable``, so its gradient is zero and flowjax's
@@ -136,11 +134,3 @@ class FixedRotation(AbstractBijection):
     def matrix(self) -> Array:
         """The rotation matrix ``Q``, a plain ``(d, d)`` array."""
         return paramax.unwrap(self.frozen_matrix)
-
-    def transform_and_log_det(self, x, condition=None):
-        y = apply_matrix(self.matrix, x)
-        return y, jnp.zeros((), y.dtype)
-
-    def inverse_and_log_det(self, y, condition=None):
-        x = apply_matrix(self.matrix.T, y)
-        return x, jnp.zeros((), x.dtype)

@@ -7,12 +7,11 @@ from typing import ClassVar
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike, Float
 
 from gauss_flows._arrays import as_float_array
 from gauss_flows.bijections._elementwise import check_event_shape
-from gauss_flows.bijections.rotation import apply_matrix
+from gauss_flows.bijections.rotation import AbstractRotation
 
 __all__ = ["OrthogonalRotation", "cayley_matrix"]
 
@@ -47,7 +46,7 @@ def cayley_matrix(skew_params: Array, n_dims: int) -> Array:
     return jnp.linalg.solve(eye + skew, eye - skew)
 
 
-class OrthogonalRotation(AbstractBijection):
+class OrthogonalRotation(AbstractRotation):
     r"""Proper rotation :math:`y = Q x`, :math:`Q = (I - A)(I + A)^{-1}` with :math:`A` skew-symmetric.
 
     The Cayley map sends every skew-symmetric :math:`A` to a rotation with
@@ -103,11 +102,3 @@ class OrthogonalRotation(AbstractBijection):
     def matrix(self) -> Array:
         """The rotation matrix ``Q``, shape ``(d, d)``."""
         return cayley_matrix(self.skew_params, self.shape[0])
-
-    def transform_and_log_det(self, x, condition=None):
-        y = apply_matrix(self.matrix, x)
-        return y, jnp.zeros((), y.dtype)
-
-    def inverse_and_log_det(self, y, condition=None):
-        x = apply_matrix(self.matrix.T, y)
-        return x, jnp.zeros((), x.dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import warnings
 from typing import ClassVar
 
@@ -183,7 +184,39 @@ def _as_signs(signs: ArrayLike, n_dims: int) -> Int[Array, " d"]:
     return jnp.asarray(signs).astype(jnp.int32)
 
 
-class HouseholderRotation(AbstractBijection):
+class AbstractRotation(AbstractBijection):
+    """An orthogonal linear map ``y = Q x`` given by its :attr:`matrix`.
+
+    Subclasses say how ``Q`` is parameterised (Householder reflections, the Cayley map of
+    a skew-symmetric matrix, a frozen matrix); this base applies it. The log-determinant
+    is exactly zero and the inverse is ``Qᵀ``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from gauss_flows.bijections import FixedRotation
+        >>> rotation = FixedRotation(jnp.array([[0.0, 1.0], [1.0, 0.0]]))
+        >>> rotation.transform_and_log_det(jnp.array([1.0, 2.0]))[1].item()
+        0.0
+
+    References:
+        Golub and Van Loan (2013), "Matrix Computations", 4th ed., section 5.1.
+    """
+
+    @property
+    @abc.abstractmethod
+    def matrix(self) -> Array:
+        """The rotation matrix ``Q``, shape ``(d, d)``."""
+
+    def transform_and_log_det(self, x, condition=None):
+        y = apply_matrix(self.matrix, x)
+        return y, jnp.zeros((), y.dtype)
+
+    def inverse_and_log_det(self, y, condition=None):
+        x = apply_matrix(self.matrix.T, y)
+        return x, jnp.zeros((), x.dtype)
+
+
+class HouseholderRotation(AbstractRotation):
     r"""Orthogonal map :math:`y = H(p_{K-1}) \cdots H(p_1) H(p_0)\,\mathrm{diag}(s)\,x`.
 
     :math:`H(v) = I - 2 v v^\top / v^\top v` is the reflection through the hyperplane
@@ -372,14 +405,6 @@ class HouseholderRotation(AbstractBijection):
         signs = jnp.ones(d, jnp.int32) if self.signs is None else self.signs
         return self.params[::-1], signs
 
-    def transform_and_log_det(self, x, condition=None):
-        y = apply_matrix(self.matrix, x)
-        return y, jnp.zeros((), y.dtype)
-
-    def inverse_and_log_det(self, y, condition=None):
-        # Qᵀ = diag(s) H(p_0) ⋯ H(p_{K−1}): the reflections in reverse order.
-        x = apply_matrix(self.matrix.T, y)
-        return x, jnp.zeros((), x.dtype)
 
 
 # Up to this many dimensions a rotation is applied as a broadcast multiply and a sum, which
