@@ -29,6 +29,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows import layout
+from gauss_flows._validation import X64_HINT
 
 __all__ = [
     "CHUNK_ROWS",
@@ -124,6 +125,14 @@ def log_density(flow: Any, X: ArrayLike) -> np.ndarray:
 def to_latent(flow: Any, X: ArrayLike) -> np.ndarray:
     """Data rows mapped to the Gaussian latent (:func:`gauss_flows.layout.to_latent`).
 
+    Far-out rows saturate (:class:`~gauss_flows.bijections.Standardization`, and the
+    mixture maps, :func:`~gauss_flows.bijections.mixture_cdf.saturate`), so finite rows
+    map to finite latents.
+
+    Raises:
+        ValueError: If a finite row's latent is not finite nonetheless (a layer without
+            saturation overflowed), naming the rows, rather than returning NaN.
+
     Example:
         >>> import numpy as np
         >>> from jax.random import key
@@ -131,11 +140,14 @@ def to_latent(flow: Any, X: ArrayLike) -> np.ndarray:
         >>> _rows.to_latent(gaussianization_flow(key(0), n_dims=2), np.zeros((3, 2))).shape
         (3, 2)
     """
-    return map_rows(_to_latent, flow, X)
+    return _finite_rows(map_rows(_to_latent, flow, X), X, "latent")
 
 
 def from_latent(flow: Any, Z: ArrayLike) -> np.ndarray:
     """Latent rows mapped back to data (:func:`gauss_flows.layout.from_latent`).
+
+    Raises:
+        ValueError: If a finite latent row maps to a non-finite data row, naming the rows.
 
     Example:
         >>> import numpy as np
@@ -145,7 +157,20 @@ def from_latent(flow: Any, Z: ArrayLike) -> np.ndarray:
         >>> bool(np.allclose(_rows.from_latent(flow, _rows.to_latent(flow, X)), X, atol=1e-5))
         True
     """
-    return map_rows(_from_latent, flow, Z)
+    return _finite_rows(map_rows(_from_latent, flow, Z), Z, "data row")
+
+
+def _finite_rows(out: np.ndarray, given: ArrayLike, what: str) -> np.ndarray:
+    """``out``, the images of the rows ``given``; a ``ValueError`` where a finite row's is not
+    finite."""
+    spoilt = ~np.all(np.isfinite(out), axis=1) & np.all(np.isfinite(np.asarray(given)), axis=1)
+    if np.any(spoilt):
+        rows = np.flatnonzero(spoilt)
+        raise ValueError(
+            f"the {what} of {rows.size} finite row(s) (first row {rows[0]}) is not finite in "
+            f"{out.dtype}: the rows are too far out for it; rescale them, or {X64_HINT}"
+        )
+    return out
 
 
 def draw(flow: Any, key: PRNGKeyArray, n: int) -> np.ndarray:

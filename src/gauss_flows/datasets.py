@@ -204,8 +204,10 @@ def load_moons(
         (500, 2)
     """
     datasets = _require("sklearn.datasets", "scikit-learn", "load_moons")
-    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
+    n_train, n_val, n_test = (
         check_int(name, n, least=2)
+        for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))
+    )
     train, _ = datasets.make_moons(n_samples=n_train, noise=noise, random_state=0)
     val, _ = datasets.make_moons(n_samples=n_val, noise=noise, random_state=1)
     test, _ = datasets.make_moons(n_samples=n_test, noise=noise, random_state=2)
@@ -377,7 +379,7 @@ def load_power(
         ((1000, 6), (112, 6), (124, 6))
     """
     if max_rows is not None:
-        check_int("max_rows", max_rows, least=2)
+        max_rows = check_int("max_rows", max_rows, least=2)
     raw = _read_power_csv(power_csv_path(), engine=engine)
     train, val, test = _prepare_power(raw, stats=stats)
     n_full = (train.shape[0], val.shape[0], test.shape[0])
@@ -617,9 +619,10 @@ def load_image_patches(
         >>> load_image_patches(n_train=240, n_val=24, n_test=24).train.shape
         (240, 63)
     """
-    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        check_int(name, n)
-    check_int("patch", patch, least=2)
+    n_train, n_val, n_test = (
+        check_int(name, n) for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test))
+    )
+    patch = check_int("patch", patch, least=2)
     images = _grey_images()
     rng = np.random.RandomState(random_state)
     bands = {"train": (0.0, 0.8, n_train), "val": (0.8, 0.9, n_val), "test": (0.9, 1.0, n_test)}

@@ -103,7 +103,9 @@ def gaussianization_flow(
         Laparra, Camps-Valls and Malo (2011), "Iterative Gaussianization: from ICA to
         random rotations", IEEE Transactions on Neural Networks 22(4).
     """
-    check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
+    n_dims, n_layers, n_components = check_sizes(
+        n_dims=n_dims, n_layers=n_layers, n_components=n_components
+    )
     if rotation not in ROTATION_FAMILIES:
         raise ValueError(
             f"unknown rotation family {rotation!r}; choose one of {', '.join(ROTATION_FAMILIES)}"
@@ -170,16 +172,20 @@ def with_base(flow: Transformed, base_dist: AbstractDistribution) -> Transformed
     return Transformed(base_dist, flow.bijection)
 
 
-def check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> None:
-    """A ``ValueError`` naming the first of the flow's sizes that is not a positive integer.
+def check_sizes(*, n_dims: int, n_layers: int, n_components: int) -> tuple[int, int, int]:
+    """The flow's sizes as ``int``; a ``ValueError`` names the first that is not a positive integer.
 
     Example:
+        >>> import numpy as np
         >>> from gauss_flows.flows import check_sizes
-        >>> check_sizes(n_dims=2, n_layers=4, n_components=8)
+        >>> check_sizes(n_dims=2, n_layers=np.int64(4), n_components=8)
+        (2, 4, 8)
     """
-    check_int("n_dims", n_dims)
-    check_int("n_layers", n_layers)
-    check_int("n_components", n_components)
+    return (
+        check_int("n_dims", n_dims),
+        check_int("n_layers", n_layers),
+        check_int("n_components", n_components),
+    )
 
 
 def _stacked_flow(
@@ -296,8 +302,12 @@ def coupling_gaussianization_flow(
             scale=scale,
         )
     n_components = 8 if n_components is None else n_components
-    check_sizes(n_dims=n_dims, n_layers=n_layers, n_components=n_components)
-    check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
+    n_dims, n_layers, n_components = check_sizes(
+        n_dims=n_dims, n_layers=n_layers, n_components=n_components
+    )
+    n_dims, nn_width, nn_depth = check_coupling_sizes(
+        n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth
+    )
     options = dict(
         n_dims=n_dims,
         n_components=n_components,
@@ -338,9 +348,10 @@ def _spline_coupling_flow(
     scale: ArrayLike | None,
 ) -> Transformed:
     """:func:`coupling_gaussianization_flow`'s spline family."""
-    check_int("n_layers", n_layers)
-    check_int("n_bins", n_bins)
-    check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
+    n_layers, n_bins = check_int("n_layers", n_layers), check_int("n_bins", n_bins)
+    n_dims, nn_width, nn_depth = check_coupling_sizes(
+        n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth
+    )
 
     def make_block(k: PRNGKeyArray) -> SplineCouplingBlock:
         k_rot, k_coupling = jr.split(k)
@@ -355,17 +366,18 @@ def _spline_coupling_flow(
     return _stacked_flow(key, n_layers, loc, scale, make_block)
 
 
-def check_coupling_sizes(*, n_dims: int, nn_width: int, nn_depth: int) -> None:
-    """A ``ValueError`` for sizes a coupling flow cannot have (fewer than 2 dimensions).
+def check_coupling_sizes(*, n_dims: int, nn_width: int, nn_depth: int) -> tuple[int, int, int]:
+    """The coupling sizes as ``int``; a ``ValueError`` for sizes a coupling flow cannot have.
 
     Example:
         >>> from gauss_flows.flows import check_coupling_sizes
         >>> check_coupling_sizes(n_dims=2, nn_width=32, nn_depth=1)
+        (2, 32, 1)
     """
+    n_dims = check_int("n_dims", n_dims)
     if n_dims < 2:
         raise ValueError(
             f"a coupling flow needs at least 2 dimensions; got n_dims={n_dims} "
             "(use gaussianization_flow for 1-D data)"
         )
-    check_int("nn_width", nn_width)
-    check_int("nn_depth", nn_depth, least=0)
+    return n_dims, check_int("nn_width", nn_width), check_int("nn_depth", nn_depth, least=0)

@@ -97,7 +97,7 @@ from gauss_flows._information.ties import (
     tie_broken_ranks,
     tie_free,
 )
-from gauss_flows._validation import as_data_matrix, reject_unknown_keywords
+from gauss_flows._validation import as_data_matrix, check_int, reject_unknown_keywords
 from gauss_flows.fit import fit_rbig
 
 __all__ = [
@@ -478,6 +478,7 @@ def kl_divergence(
     """
     if method not in ("auto", "gaussian", "flow"):
         raise ValueError(f"method must be 'auto', 'gaussian' or 'flow'; got {method!r}")
+    n_components = check_int("n_components", n_components)
     s = _settings("kl_divergence", settings, deprecated)
     X = _samples(X, "X")
     Y = _samples(Y, "Y").astype(X.dtype)

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
-from gauss_flows._validation import as_data_matrix
+from gauss_flows._validation import as_data_matrix, check_int
 from gauss_flows.inspect import LayerTable, forward_with_intermediates
 from gauss_flows.train import TrainingLog
 
@@ -101,6 +101,7 @@ def plot_density(
         >>> fig = plot_density(gf.fit_rbig(X, n_layers=2, n_components=4), X, log=True)
     """
     _two_d(flow)
+    grid_size = check_int("grid_size", grid_size, least=2)
     pts = None if X is None else _points(X, n_dims=2)
     if limits is None:
         if pts is None:
@@ -158,7 +159,7 @@ def plot_samples(
     """
     _two_d(flow)
     pts = _points(X, n_dims=2)
-    n = pts.shape[0] if n_samples is None else int(n_samples)
+    n = pts.shape[0] if n_samples is None else check_int("n_samples", n_samples)
     samples = np.asarray(flow.sample(key, (n,)))
     if ax is None:
         fig, axes = _pyplot().subplots(1, 2, figsize=(8.5, 4.0), sharex=True, sharey=True, constrained_layout=True)
@@ -215,7 +216,7 @@ def plot_training_curves(
         2
         >>> fig = plot_training_curves([3.0, 2.5, 2.2], [3.1, 2.6, 2.4], log_every=25)
     """
-    curves = _training_curves(train_nll, val_nll, log_every)
+    curves = _training_curves(train_nll, val_nll, check_int("log_every", log_every))
     fig, ax = _axes(ax, figsize=(5.0, 3.5))
     for i, (label, steps, values) in enumerate(curves):
         ax.plot(steps, values, label=label, color=_COLOURS[i % len(_COLOURS)])
@@ -287,6 +288,7 @@ def plot_layers(
         4
     """
     _two_d(flow)
+    n_cols, max_points = check_int("n_cols", n_cols), check_int("max_points", max_points)
     pts = _points(X, n_dims=2)[:max_points]
     states = np.asarray(forward_with_intermediates(flow, pts).states)
     chosen = list(range(states.shape[0])) if blocks is None else [int(b) for b in blocks]

@@ -26,6 +26,7 @@ from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows import layout
+from gauss_flows._progress import show_progress
 from gauss_flows._validation import as_data_matrix, check_int, check_number, check_random_state
 from gauss_flows.fit.rbig import fit_rbig
 from gauss_flows.fit.rbig_coupling import fit_rbig_coupling
@@ -193,7 +194,7 @@ def fit_density(
     noise: float | str = "auto",
     val_fraction: float = 0.1,
     random_state: int = 0,
-    progress: bool = False,
+    progress: bool | None = None,
     time_budget: float | None = None,
     rotation: str = "sliced",
     max_layers: int | None = None,
@@ -241,7 +242,9 @@ def fit_density(
             stopping).
         random_state: Integer that fixes the split, the greedy fit, the conditioners and
             the minibatches.
-        progress: Show a progress bar while fine-tuning.
+        progress: Show progress bars of the greedy fit and of fine-tuning; ``None``
+            shows them only when standard error is a terminal and the ``CI``
+            environment variable is not set (as :func:`train_flow`).
         time_budget: Stop fine-tuning after about this many seconds in all (shared
             equally by the noise levels tried).
         rotation: Rotation of the greedy blocks (see :func:`fit_rbig`).
@@ -277,8 +280,11 @@ def fit_density(
         Laparra et al. (2011) for the greedy fit; Meng et al. (2020) for training
         Gaussianization flows by maximum likelihood. See :mod:`gauss_flows.recipe`.
     """
-    _check_settings(n_components, peak_lr, time_budget, batch, patience, nn_width, train_rotations)
+    n_components, batch, patience, nn_width = _check_settings(
+        n_components, peak_lr, time_budget, batch, patience, nn_width, train_rotations
+    )
     random_state = check_random_state(random_state)
+    progress = show_progress(progress)
     X = as_data_matrix(X, min_rows=max(2 * n_components, 3))
     n, n_dims = X.shape
     runs = fine_tuning_runs(
@@ -297,6 +303,7 @@ def fit_density(
         rotation=rotation,
         max_layers=max_layers,
         nn_width=nn_width,
+        progress=progress,
     )
     if train_rotations is None:
         train_rotations = X_train.shape[0] >= ROTATION_MIN_ROWS_PER_DIM * n_dims
@@ -335,7 +342,7 @@ def _greedy_fit(
     """The greedy start of :func:`fit_density`, its depth chosen on ``X_val``.
 
     ``options`` go to :func:`fit_rbig` or :func:`fit_rbig_coupling` (``n_layers``,
-    ``n_components``, ``random_state``, ``rotation``); ``max_layers=None`` caps the depth
+    ``n_components``, ``random_state``, ``rotation``, ``progress``); ``max_layers=None`` caps the depth
     at 8 coupling or 64 diagonal blocks.
     """
     if max_layers is None:
@@ -355,18 +362,24 @@ def _check_settings(
     patience: int,
     nn_width: int,
     train_rotations: bool | None,
-) -> None:
-    """Check :func:`fit_density`'s settings before any fitting starts."""
-    check_int("n_components", n_components)
-    check_int("batch", batch)
-    check_int("patience", patience)
-    check_int("nn_width", nn_width)
+) -> tuple[int, int, int, int]:
+    """Check :func:`fit_density`'s settings before any fitting starts.
+
+    Returns ``n_components``, ``batch``, ``patience`` and ``nn_width`` as ``int``.
+    """
+    sizes = (
+        check_int("n_components", n_components),
+        check_int("batch", batch),
+        check_int("patience", patience),
+        check_int("nn_width", nn_width),
+    )
     if peak_lr is not None:
         check_number("peak_lr", peak_lr)
     if time_budget is not None:
         check_number("time_budget", time_budget)
     if train_rotations not in (None, True, False):
         raise ValueError(f"train_rotations must be True, False or None; got {train_rotations!r}")
+    return sizes
 
 
 def _split_rows(X: Array, n_val: int, random_state: int) -> tuple[Array, Array]:

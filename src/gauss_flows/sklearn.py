@@ -5,6 +5,12 @@ the scikit-learn API: ``score_samples`` (log-density per row), ``score`` (mean
 log-likelihood, so ``GridSearchCV`` can tune it), ``sample``, and ``transform`` /
 ``inverse_transform`` between the data and the Gaussian latent. All of it works in the
 user's units: the fitted flow standardises internally and keeps that affine map.
+
+Float width: JAX computes in 32 bits unless 64-bit mode is on
+(``jax.config.update("jax_enable_x64", True)``). A pickled estimator carries the mode of
+the process that pickled it, and an unpickled copy computes in that mode, so the
+parallel workers of ``GridSearchCV(..., n_jobs=2)`` or ``cross_validate`` fit and score
+exactly as the parent would (:func:`gauss_flows._precision.float_mode`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax.random as jr
 import numpy as np
@@ -26,8 +32,11 @@ from sklearn.utils import check_random_state as numpy_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gauss_flows import layout
+from gauss_flows._arrays import column_moments
+from gauss_flows._precision import float_mode, x64_enabled
+from gauss_flows._progress import show_progress
 from gauss_flows._rows import compute_dtype, draw, from_latent, log_density, to_latent
-from gauss_flows._validation import check_int, check_number
+from gauss_flows._validation import as_host_matrix, check_int, check_number, check_representable
 from gauss_flows.fit import fit_rbig, fit_rbig_coupling
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 from gauss_flows.io import from_bytes, to_bytes
@@ -51,6 +60,21 @@ def _integer_random_state(random_state: Any) -> int:
     if isinstance(random_state, numbers.Integral):
         return int(random_state)
     return int(numpy_random_state(random_state).randint(2**31 - 1))
+
+
+class _Settings(NamedTuple):
+    """The estimator's parameters as checked in ``fit``, integers as ``int``."""
+
+    n_layers: int | None
+    n_components: int
+    steps: int | None
+    peak_lr: float | None
+    batch: int
+    val_fraction: float
+    nn_width: int
+    nn_depth: int
+    patience: int
+    progress: bool
 
 
 class GaussianizationDensity(
@@ -83,7 +107,9 @@ class GaussianizationDensity(
         nn_depth: Hidden layers of the coupling conditioners.
         random_state: Integer random state of rotations, initialisation and minibatches;
             ``None`` or a ``numpy.random.RandomState`` draws one (scikit-learn's rule).
-        progress: Show progress bars while training.
+        progress: Show progress bars while fitting (the greedy blocks and the training
+            steps); ``None`` shows them only when standard error is a terminal and the
+            ``CI`` environment variable is not set.
         patience: Gradient steps without held-out improvement before fine-tuning stops
             (``"warm"``; see :func:`gauss_flows.fit_density`).
 
@@ -110,6 +136,10 @@ class GaussianizationDensity(
         ICA to random rotations. IEEE Transactions on Neural Networks 22(4).
         Meng, C., Song, Y., Song, J. & Ermon, S. (2020). Gaussianization flows. AISTATS.
     """
+
+    # The float mode (64-bit or not) of the process that pickled this estimator; ``None``
+    # until it is unpickled, when the estimator follows its own process's mode.
+    _jax_x64: bool | None = None
 
     # scikit-learn's convention: every parameter is stored as given, checked in ``fit``.
     def __init__(
@@ -161,20 +191,22 @@ class GaussianizationDensity(
             >>> GaussianizationDensity(strategy="rbig", n_layers=2).fit(X).n_layers_
             2
         """
-        self._check_params()
+        settings = self._check_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=3)
-        X = np.asarray(X, dtype=compute_dtype(X.dtype))
-        n_components = max(1, min(self.n_components, X.shape[0] // 2))
-        if n_components < self.n_components:
-            warnings.warn(
-                f"n_components={self.n_components} needs at least {2 * self.n_components} rows; "
-                f"with {X.shape[0]} rows {n_components} components per dimension are used "
-                "(see n_components_)",
-                UserWarning,
-                stacklevel=2,
-            )
-        random_state = _integer_random_state(self.random_state)
-        flow, train_nll = _FITTERS[self.strategy](self, X, n_components, random_state)
+        with float_mode(self._x64()):
+            # Range and resolution are checked before the cast to the compute dtype.
+            X = as_host_matrix(X, min_rows=3)
+            n_components = max(1, min(settings.n_components, X.shape[0] // 2))
+            if n_components < settings.n_components:
+                warnings.warn(
+                    f"n_components={settings.n_components} needs at least "
+                    f"{2 * settings.n_components} rows; with {X.shape[0]} rows {n_components} "
+                    "components per dimension are used (see n_components_)",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            random_state = _integer_random_state(self.random_state)
+            flow, train_nll = _FITTERS[self.strategy](settings, X, n_components, random_state)
         self.flow_ = flow
         self.n_components_ = n_components
         self.n_layers_ = layout.n_layers(flow)
@@ -182,36 +214,43 @@ class GaussianizationDensity(
         self._n_features_out = X.shape[1]
         return self
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> _Settings:
         if self.strategy not in STRATEGIES:
             raise ValueError(
                 f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}"
             )
-        check_int("n_components", self.n_components)
-        check_int("batch", self.batch)
-        check_int("patience", self.patience)
-        check_int("nn_width", self.nn_width)
-        check_int("nn_depth", self.nn_depth, least=0)
-        if self.n_layers is not None:
-            check_int("n_layers", self.n_layers)
-        if self.steps is not None:
-            check_int("steps", self.steps)
-        if self.peak_lr is not None:
-            check_number("peak_lr", self.peak_lr)
-        check_val_fraction(self.val_fraction)
+        return _Settings(
+            n_layers=None if self.n_layers is None else check_int("n_layers", self.n_layers),
+            n_components=check_int("n_components", self.n_components),
+            steps=None if self.steps is None else check_int("steps", self.steps),
+            peak_lr=None if self.peak_lr is None else check_number("peak_lr", self.peak_lr),
+            batch=check_int("batch", self.batch),
+            val_fraction=check_val_fraction(self.val_fraction),
+            nn_width=check_int("nn_width", self.nn_width),
+            nn_depth=check_int("nn_depth", self.nn_depth, least=0),
+            patience=check_int("patience", self.patience),
+            progress=show_progress(self.progress),
+        )
+
+    def _x64(self) -> bool:
+        """Whether this estimator computes in 64-bit: the mode it was pickled in, if any."""
+        return x64_enabled() if self._jax_x64 is None else self._jax_x64
 
     # ---- pickling: the flow travels in gauss_flows' own file format ----------------------
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
+        state["_jax_x64"] = self._x64()
         if "flow_" in state:
             state["flow_"] = to_bytes(state["flow_"])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
+        x64 = state.get("_jax_x64")
         if isinstance(state.get("flow_"), bytes):
-            state["flow_"] = from_bytes(state["flow_"])
+            with float_mode(x64_enabled() if x64 is None else bool(x64)):
+                state["flow_"] = from_bytes(state["flow_"])
         self.__dict__.update(state)
 
     # ---- using the fitted density ----------------------------------------------------
@@ -219,6 +258,7 @@ class GaussianizationDensity(
     def _input(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "flow_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        check_representable(X, compute_dtype(X.dtype))
         return X
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -238,10 +278,11 @@ class GaussianizationDensity(
             >>> est.score_samples(X[:3]).shape
             (3,)
         """
-        X = self._input(X)
-        if X.shape[0] == 0:
-            return np.zeros(0)
-        return log_density(self.flow_, X).astype(np.float64)
+        with float_mode(self._x64()):
+            X = self._input(X)
+            if X.shape[0] == 0:
+                return np.zeros(0)
+            return log_density(self.flow_, X).astype(np.float64)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood of the rows (higher is better), for model selection.
@@ -285,8 +326,9 @@ class GaussianizationDensity(
         """
         check_is_fitted(self, "flow_")
         n_samples = check_int("n_samples", n_samples)
-        key = jr.key(int(numpy_random_state(random_state).randint(2**31 - 1)))
-        return draw(self.flow_, key, n_samples).astype(np.float64)
+        with float_mode(self._x64()):
+            key = jr.key(int(numpy_random_state(random_state).randint(2**31 - 1)))
+            return draw(self.flow_, key, n_samples).astype(np.float64)
 
     def transform(self, X: Any) -> np.ndarray:
         """Map rows to the Gaussian latent (approximately N(0, I) for the fitted data).
@@ -305,10 +347,11 @@ class GaussianizationDensity(
             >>> Z.shape
             (200, 2)
         """
-        X = self._input(X)
-        if X.shape[0] == 0:
-            return X.copy()
-        return to_latent(self.flow_, X).astype(X.dtype)
+        with float_mode(self._x64()):
+            X = self._input(X)
+            if X.shape[0] == 0:
+                return X.copy()
+            return to_latent(self.flow_, X).astype(X.dtype)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Map latent rows back to data space (the inverse of :meth:`transform`).
@@ -330,53 +373,53 @@ class GaussianizationDensity(
             >>> bool(np.allclose(est.inverse_transform(Z), data, atol=1e-4))
             True
         """
-        Z = self._input(X)
-        if Z.shape[0] == 0:
-            return Z.copy()
-        return from_latent(self.flow_, Z).astype(Z.dtype)
+        with float_mode(self._x64()):
+            Z = self._input(X)
+            if Z.shape[0] == 0:
+                return Z.copy()
+            return from_latent(self.flow_, Z).astype(Z.dtype)
 
 
 # ---- strategies ------------------------------------------------------------------------
 
 
-def _train(
-    est: GaussianizationDensity, flow: Any, X: np.ndarray, steps: int, lr: float, random_state: int
-):
+def _train(s: _Settings, flow: Any, X: np.ndarray, steps: int, lr: float, random_state: int):
     """Train ``flow`` with the estimator's settings; the log's losses become ``train_nll_``."""
     flow, log = train_flow(
-        flow, X, steps=steps, peak_lr=lr, batch=min(est.batch, X.shape[0]),
-        random_state=random_state + 1, log_every=max(1, min(25, steps)), progress=est.progress,
+        flow, X, steps=steps, peak_lr=lr, batch=min(s.batch, X.shape[0]),
+        random_state=random_state + 1, log_every=max(1, min(25, steps)), progress=s.progress,
     )
     return flow, log.loss
 
 
-def _fit_rbig(est: GaussianizationDensity, X: np.ndarray, n_components: int, random_state: int):
-    flow = fit_rbig(X, n_layers=est.n_layers, n_components=n_components, random_state=random_state)
+def _fit_rbig(s: _Settings, X: np.ndarray, n_components: int, random_state: int):
+    flow = fit_rbig(
+        X, n_layers=s.n_layers, n_components=n_components, random_state=random_state,
+        progress=s.progress,
+    )
     return flow, None
 
 
-def _fit_warm(est: GaussianizationDensity, X: np.ndarray, n_components: int, random_state: int):
+def _fit_warm(s: _Settings, X: np.ndarray, n_components: int, random_state: int):
     flow = fit_density(
-        X, n_layers=est.n_layers, n_components=n_components, steps=est.steps,
-        peak_lr=est.peak_lr, val_fraction=est.val_fraction, patience=est.patience,
-        random_state=random_state, progress=est.progress,
+        X, n_layers=s.n_layers, n_components=n_components, steps=s.steps,
+        peak_lr=s.peak_lr, val_fraction=s.val_fraction, patience=s.patience,
+        random_state=random_state, progress=s.progress,
     )
     return flow, None
 
 
-def _fit_coupling_warm(
-    est: GaussianizationDensity, X: np.ndarray, n_components: int, random_state: int
-):
+def _fit_coupling_warm(s: _Settings, X: np.ndarray, n_components: int, random_state: int):
     flow = fit_rbig_coupling(
-        X, n_layers=est.n_layers, n_components=n_components, random_state=random_state,
-        nn_width=est.nn_width, nn_depth=est.nn_depth,
+        X, n_layers=s.n_layers, n_components=n_components, random_state=random_state,
+        nn_width=s.nn_width, nn_depth=s.nn_depth, progress=s.progress,
     )
-    steps = _COUPLING_WARM_STEPS if est.steps is None else est.steps
-    return _train(est, flow, X, steps, est.peak_lr or _COUPLING_WARM_LR, random_state)
+    steps = _COUPLING_WARM_STEPS if s.steps is None else s.steps
+    return _train(s, flow, X, steps, s.peak_lr or _COUPLING_WARM_LR, random_state)
 
 
 def _fit_cold(
-    est: GaussianizationDensity,
+    s: _Settings,
     X: np.ndarray,
     n_components: int,
     random_state: int,
@@ -384,29 +427,18 @@ def _fit_cold(
     coupling: bool,
 ):
     """A random start standardised on ``X`` (diagonal or coupling blocks), then training."""
+    loc, scale = column_moments(X)
     options = dict(
-        n_dims=X.shape[1], n_layers=est.n_layers or _COLD_LAYERS, n_components=n_components,
-        loc=X.mean(axis=0), scale=_spread(X),
+        n_dims=X.shape[1], n_layers=s.n_layers or _COLD_LAYERS, n_components=n_components,
+        loc=loc, scale=scale,
     )
     if coupling:
         flow = coupling_gaussianization_flow(
-            jr.key(random_state), nn_width=est.nn_width, nn_depth=est.nn_depth, **options
+            jr.key(random_state), nn_width=s.nn_width, nn_depth=s.nn_depth, **options
         )
     else:
         flow = gaussianization_flow(jr.key(random_state), **options)
-    return _train(est, flow, X, est.steps or _COLD_STEPS, est.peak_lr or _COLD_LR, random_state)
-
-
-def _spread(X: np.ndarray) -> np.ndarray:
-    """Column standard deviations; a constant column is rejected as in the greedy fit."""
-    std = X.std(axis=0)
-    constant = np.flatnonzero(std == 0)
-    if constant.size:
-        raise ValueError(
-            f"X has constant column(s) {constant.tolist()}: a density needs spread in every "
-            "dimension (drop the column or add noise)"
-        )
-    return std
+    return _train(s, flow, X, s.steps or _COLD_STEPS, s.peak_lr or _COLD_LR, random_state)
 
 
 _FITTERS = {

@@ -497,3 +497,70 @@ def test_coupling_key_is_positional_and_defaults_to_the_random_state():
         not np.array_equal(a, b)
         for a, b in zip(conditioner_weights(implicit), conditioner_weights(other), strict=True)
     )
+
+
+# ---- NumPy integers, 32-bit precision, float16 and progress ----
+
+
+def test_numpy_integer_settings_give_the_same_fit():
+    import warnings
+
+    X = moons(200)
+    plain = gf.fit_rbig(X, n_layers=1, n_components=2, patience=3, max_layers=5)
+    numpy = gf.fit_rbig(
+        X, n_layers=np.int64(1), n_components=np.int64(2), patience=np.int64(3),
+        max_layers=np.int32(5), marginal=MixtureFit(em_steps=np.int64(100)),
+    )
+    assert_same_flow(plain, numpy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy sizes as static fields would warn
+        gf.fit_rbig_coupling(X, n_layers=1, n_components=2, nn_width=np.int64(4), nn_depth=np.int64(1))
+    for bad in (np.float64(2.0), True):
+        with pytest.raises(ValueError, match="n_components must be a positive integer"):
+            gf.fit_rbig(X, n_components=bad)
+
+
+def test_float32_errors_name_precision():
+    from gauss_flows._precision import float_mode
+
+    X = moons(200)
+    with float_mode(False):
+        with pytest.raises(ValueError, match=r"up to 1.*e\+300, beyond float32's range.*jax_enable_x64"):
+            gf.fit_rbig(X * 1e300, n_layers=1)
+        with pytest.raises(ValueError, match=r"float32 cannot resolve.*centre the data.*jax_enable_x64"):
+            gf.fit_rbig(X + 1e9, n_layers=1)
+        with pytest.raises(ValueError, match="constant column"):  # constant in any precision
+            gf.fit_rbig(np.column_stack([X[:, 0], np.full(200, 1e9)]), n_layers=1)
+    gf.fit_rbig(X + 1e9, n_layers=1, n_components=2)  # resolved in 64-bit mode
+
+
+def test_float32_fits_data_at_extreme_scales():
+    """Moments whose squares overflow or underflow float32 are taken scaled."""
+    from gauss_flows._precision import float_mode
+
+    X = moons(200)
+    with float_mode(False):
+        reference = float(jnp.mean(gf.fit_rbig(X, n_layers=1, n_components=2).log_prob(X)))
+        for scale in (1e20, 1e-30):
+            flow = gf.fit_rbig(X * scale, n_layers=1, n_components=2)
+            mean = float(jnp.mean(flow.log_prob(X * scale)))
+            assert mean + 2 * np.log(scale) == pytest.approx(reference, abs=1e-3)
+
+
+def test_float16_data_is_fitted_in_float32():
+    X = moons(200)
+    flow = gf.fit_rbig(X.astype(np.float16), n_layers=1, n_components=2)
+    params = jax.tree.leaves(eqx.filter(blocks_of(flow), eqx.is_inexact_array))
+    assert {leaf.dtype for leaf in params} == {jnp.dtype(jnp.float32)}
+    assert bool(jnp.all(jnp.isfinite(flow.log_prob(jnp.asarray(X, jnp.float32)))))
+
+
+def test_greedy_progress_bar(capsys):
+    X = moons(200)
+    gf.fit_rbig(X, n_layers=2, n_components=2)  # stderr is not a terminal: no bar
+    assert "greedy fit" not in capsys.readouterr().err
+    gf.fit_rbig(X, n_layers=2, n_components=2, progress=True)
+    err = capsys.readouterr().err
+    assert "greedy fit" in err and "2/2" in err and "gain=" in err
+    gf.fit_rbig(X, n_layers=None, max_layers=3, n_components=2, val_data=X[:50], progress=True)
+    assert "held_out=" in capsys.readouterr().err

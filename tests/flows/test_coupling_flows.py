@@ -172,6 +172,26 @@ def test_layer_rejects_bad_settings(kwargs, message):
         MixtureGaussianCDFCoupling.random(jr.key(0), n_components=2, **kwargs)
 
 
+def test_numpy_integer_sizes_become_plain_ints():
+    """Sizes from NumPy (np.arange grids) build the same flows, with no static NumPy values."""
+    import warnings
+
+    sizes = dict(n_dims=3, n_layers=2, n_components=2, nn_width=4, nn_depth=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # equinox warns about arrays set as static
+        for build in (gf.coupling_gaussianization_flow, gf.gaussianization_flow):
+            chosen = {k: v for k, v in sizes.items() if k in build.__kwdefaults__ or k == "n_dims"}
+            plain = build(jr.key(0), **chosen)
+            numpy = build(jr.key(0), **{k: np.int64(v) for k, v in chosen.items()})
+            assert jax.tree.structure(plain) == jax.tree.structure(numpy)
+            for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(numpy), strict=True):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        layer = MixtureGaussianCDFCoupling.random(jr.key(0), n_dims=np.int64(3), n_components=np.int64(2))
+    assert type(layer.shape[0]) is int and type(layer.split) is int
+    with pytest.raises(ValueError, match="nn_width must be a positive integer"):
+        gf.coupling_gaussianization_flow(jr.key(0), n_dims=3, nn_width=4.0)
+
+
 def test_layer_rejects_mismatched_parameters():
     mlp = gf.bijections.coupling.conditioner_mlp(jr.key(0), in_size=1, out_size=18, width=4, depth=1)
     wrong = jnp.zeros((3, 3))  # 4 dimensions split 2 + 2: two transformed, not three

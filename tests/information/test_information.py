@@ -209,3 +209,12 @@ def test_settings_and_former_keywords_do_not_mix(small_sample):
         gf.entropy(small_sample, max_layers=4)
     with pytest.raises(TypeError, match="InformationSettings"):
         gf.entropy(small_sample, settings={"random_state": 1})
+
+
+def test_numpy_integer_spacing_is_accepted():
+    from gauss_flows._information.entropy1d import check_spacing
+
+    assert check_spacing(np.int64(4), 100) == 4 and type(check_spacing(np.int64(4), 100)) is int
+    for bad in (4.0, True, 50):
+        with pytest.raises(ValueError, match="spacing"):
+            check_spacing(bad, 100)

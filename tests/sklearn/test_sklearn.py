@@ -198,3 +198,68 @@ def test_warm_strategy_passes_the_recipe_its_settings(data, monkeypatch):
     assert seen["val_fraction"] == 0.0 and seen["patience"] == 250
     assert seen["random_state"] == 4
     assert GaussianizationDensity().patience == gf.recipe.DEFAULT_PATIENCE == 1000
+
+
+# ---- NumPy integers, the float mode in parallel workers, 32-bit inputs ----
+
+
+def test_grid_search_over_a_numpy_range(data):
+    search = GridSearchCV(
+        GaussianizationDensity(strategy="rbig", n_components=np.int64(3)),
+        {"n_layers": np.arange(1, 3)}, cv=2, error_score="raise",
+    ).fit(data)
+    assert search.best_params_["n_layers"] in (1, 2)
+    assert type(search.best_estimator_.n_layers_) is int
+
+
+def test_an_unpickled_copy_computes_in_the_mode_it_was_pickled_in(data):
+    """What a joblib worker does: unpickle in a fresh 32-bit process, fit, score."""
+    from gauss_flows._precision import float_mode, x64_enabled
+
+    est = GaussianizationDensity(strategy="rbig", n_layers=1, n_components=2)
+    sent = pickle.dumps(est)  # pickled in the tests' 64-bit mode
+    expected = est.fit(data).score(data)
+    with float_mode(False):  # the worker
+        copy = pickle.loads(sent)
+        assert copy.fit(data).score(data) == expected
+        assert not x64_enabled()
+        native = GaussianizationDensity(strategy="rbig", n_layers=1, n_components=2)
+        assert native.fit(data).score(data) != expected  # never pickled: 32-bit
+        returned = pickle.loads(pickle.dumps(copy))  # a fitted copy sent back keeps 64-bit
+    assert returned.score(data) == expected
+
+
+@pytest.mark.slow
+def test_parallel_cross_validation_scores_equal_serial_ones(data):
+    from sklearn.model_selection import cross_validate
+
+    est = GaussianizationDensity(strategy="rbig", n_layers=2, n_components=3)
+    serial = cross_validate(est, data, cv=2, n_jobs=1)["test_score"]
+    parallel = cross_validate(est, data, cv=2, n_jobs=2)["test_score"]
+    np.testing.assert_array_equal(parallel, serial)
+
+
+def test_float32_errors_name_precision(data, fitted):
+    from gauss_flows._precision import float_mode
+
+    est = GaussianizationDensity(strategy="rbig", n_layers=1, n_components=2)
+    with float_mode(False):
+        with pytest.raises(ValueError, match="beyond float32's range.*jax_enable_x64"):
+            est.fit(data * 1e300)
+        with pytest.raises(ValueError, match="float32 cannot resolve.*centre the data"):
+            GaussianizationDensity(strategy="cold", n_layers=1, n_components=2).fit(data + 1e9)
+        with pytest.raises(ValueError, match="beyond float32's range"):
+            fitted.transform(data[:2] * 1e300)
+
+
+def test_far_out_rows_have_finite_latents_in_float32(data):
+    from gauss_flows._precision import float_mode
+
+    far = np.array([[1e30, -1e30], [-1e30, 5.0], [3e38, -3e38], [1e10, 0.0]])
+    with float_mode(False):
+        est = GaussianizationDensity(strategy="rbig", n_layers=2, n_components=3).fit(data)
+        Z = est.transform(far)
+        scores = est.score_samples(far)
+        back = est.inverse_transform(np.array([[1e30, -1e30], [3e38, 0.0]]))
+    assert np.all(np.isfinite(Z)) and np.all(np.isfinite(back))
+    assert not np.any(np.isnan(scores)) and np.all(scores < -1e3)

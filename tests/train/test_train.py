@@ -356,13 +356,18 @@ def test_bad_data(flow, bad, message):
 
 
 def test_divergence_warns_and_keeps_last_finite_flow(flow, data):
-    with pytest.warns(RuntimeWarning, match="non-finite"):
+    """A flow whose loss is NaN from the start: the log still holds step 0's record."""
+    broken = eqx.tree_at(
+        lambda f: gf.layout.blocks(f).means, flow, replace_fn=lambda m: m.at[0, 0, 0].set(jnp.nan)
+    )
+    with pytest.warns(RuntimeWarning, match="non-finite at step 0"):
         trained, log = gf.train_flow(
-            flow, data * 1e300, steps=50, peak_lr=1e-3, batch=16, log_every=10
+            broken, data, steps=50, peak_lr=1e-3, batch=16, log_every=10, val_data=data[:50]
         )
-    assert log.loss.shape == log.steps.shape == (0,)
+    assert log.steps.tolist() == [0] and not np.isfinite(log.loss[-1])
+    assert log["val_data"].shape == (1,)
     np.testing.assert_array_equal(
-        np.asarray(trained.log_prob(data[:3])), np.asarray(flow.log_prob(data[:3]))
+        np.asarray(trained.log_prob(data[:3])), np.asarray(broken.log_prob(data[:3]))
     )
 
 
@@ -385,3 +390,50 @@ def test_trainable_filter_keeps_the_other_arrays_fixed(flow, data):
         gf.train_flow(flow, data, steps=5, trainable=lambda leaf: False)
     with pytest.raises(ValueError, match="trainable"):
         gf.train_flow(flow, data, steps=5, trainable=[True, False])
+
+
+def test_divergence_at_the_first_step_keeps_the_first_record(flow, data):
+    """A first update that breaks every parameter still leaves the record of step 0."""
+    blow_up = optax.scale(1e30)  # one step takes the parameters far out of range
+    with pytest.warns(RuntimeWarning, match="non-finite at step 1"):
+        trained, log = gf.train_flow(
+            flow, data, steps=40, batch=64, log_every=20, optimizer=blow_up
+        )
+    assert log.steps.tolist() == [0] and np.isfinite(log.loss[-1])
+    np.testing.assert_array_equal(
+        np.asarray(trained.log_prob(data[:3])), np.asarray(flow.log_prob(data[:3]))
+    )
+
+
+def test_numpy_integer_settings(flow, data):
+    _, log = gf.train_flow(
+        flow, data, steps=np.int64(4), batch=np.int64(16), log_every=np.int64(2),
+        patience=np.int64(2), val_data=data[:50],
+    )
+    assert log.steps.tolist() == [0, 2]
+    for bad, name in [(np.float64(4.0), "steps"), (True, "steps")]:
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+            gf.train_flow(flow, data, steps=bad)
+
+
+def test_progress_rule(monkeypatch):
+    from gauss_flows import _progress
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(_progress, "_stderr_is_terminal", lambda: True)
+    assert _progress.show_progress(None) is True
+    monkeypatch.setenv("CI", "true")
+    assert _progress.show_progress(None) is False
+    assert _progress.show_progress(True) is True and _progress.show_progress(np.True_) is True
+    monkeypatch.delenv("CI")
+    monkeypatch.setattr(_progress, "_stderr_is_terminal", lambda: False)
+    assert _progress.show_progress(None) is False
+    with pytest.raises(ValueError, match="progress must be True, False or None"):
+        _progress.show_progress("yes")
+
+
+def test_progress_bar_only_when_shown(flow, data, capsys):
+    gf.train_flow(flow, data, steps=4, batch=16, log_every=2)  # stderr is not a terminal
+    assert "training" not in capsys.readouterr().err
+    gf.train_flow(flow, data, steps=4, batch=16, log_every=2, progress=True)
+    assert "training" in capsys.readouterr().err

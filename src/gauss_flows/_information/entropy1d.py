@@ -19,6 +19,8 @@ import jax.random as jr
 from jax.scipy.special import digamma
 from jaxtyping import Array, Float
 
+from gauss_flows._validation import check_int
+
 _HALF_LOG_2PI_E = 0.5 * math.log(2 * math.pi * math.e)
 
 
@@ -35,7 +37,8 @@ def check_spacing(spacing: int | None, n: int) -> int:
     """Validate a spacing for ``n`` samples, filling in the default."""
     if spacing is None:
         return default_spacing(n)
-    if isinstance(spacing, bool) or not isinstance(spacing, int) or not 1 <= spacing < n / 2:
+    spacing = check_int("spacing", spacing)
+    if not spacing < n / 2:
         raise ValueError(f"spacing must be an integer in [1, n/2) = [1, {n / 2:g}); got {spacing!r}")
     return spacing
 

@@ -12,6 +12,7 @@ from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._arrays import as_float_array, broadcast_float_arrays
+from gauss_flows._validation import check_int
 from gauss_flows.bijections._deprecated import AliasMeta, resolve
 from gauss_flows.bijections.mixture_cdf import mixture_degaussianize, mixture_gaussianize
 from gauss_flows.bijections.marginal import random_mixture_parameters
@@ -93,8 +94,11 @@ def conditioner_mlp(
         >>> bool(jnp.all(mlp(jnp.ones(1)) == 0))
         True
     """
+    # Plain ints: the sizes become static fields of the MLP.
+    width, depth = check_int("nn_width", width), check_int("nn_depth", depth, least=0)
     mlp = eqx.nn.MLP(
-        in_size, out_size, width, depth, activation=activation, use_final_bias=False, key=key
+        int(in_size), int(out_size), width, depth, activation=activation,
+        use_final_bias=False, key=key,
     )
     return eqx.tree_at(lambda m: m.layers[-1].weight, mlp, mlp.layers[-1].weight * output_scale)
 
@@ -208,6 +212,7 @@ class MixtureGaussianCDFCoupling(AbstractBijection):
         n_dims = _event_dim(shape)
         split = _check_split(n_dims, split)
         cond_dim = _check_cond_dim(cond_dim)
+        n_components = check_int("n_components", n_components)
         n_cond, n_trans = _part_sizes(n_dims, split, cond_first)
         k_base, k_nn = _random_keys(key)
         base = random_mixture_parameters(
@@ -239,7 +244,7 @@ class MixtureGaussianCDFCoupling(AbstractBijection):
         self.input_bound = float(input_bound)
         self.offset_bound = float(offset_bound)
         self.log_scale_bound = float(log_scale_bound)
-        self.max_inverse_steps = max_inverse_steps
+        self.max_inverse_steps = check_int("max_inverse_steps", max_inverse_steps)
 
     @classmethod
     def from_parameters(
@@ -399,7 +404,7 @@ class MixtureGaussianCDFCoupling(AbstractBijection):
         k_base, k_nn = _random_keys(key)
         base = random_mixture_parameters(
             k_base,
-            (n_trans, n_components),
+            (n_trans, check_int("n_components", n_components)),
             mean_scale=mean_scale,
             log_scale_center=log_scale_center,
             log_scale_spread=log_scale_spread,
@@ -519,15 +524,13 @@ def _event_dim(shape: tuple[int, ...]) -> int:
     shape = tuple(shape)
     if len(shape) != 1:
         raise ValueError(f"a coupling layer needs a 1-D event shape (d,); got {shape!r}")
-    return shape[0]
+    return check_int("shape[0]", shape[0])
 
 
 def _check_cond_dim(cond_dim: int | None) -> int | None:
     if cond_dim is None:
         return None
-    if isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 1:
-        raise ValueError(f"cond_dim must be None or a positive integer; got {cond_dim!r}")
-    return cond_dim
+    return check_int("cond_dim", cond_dim)
 
 
 def _check_parts(
@@ -563,9 +566,10 @@ def _check_bounds(**bounds: float) -> None:
 
 
 def _check_split(n_dims: int, split: int | None) -> int:
-    if isinstance(n_dims, bool) or not isinstance(n_dims, int) or n_dims < 2:
+    n_dims = check_int("n_dims", n_dims)
+    if n_dims < 2:
         raise ValueError(f"a coupling layer needs n_dims >= 2; got {n_dims!r}")
-    split = n_dims // 2 if split is None else split
+    split = n_dims // 2 if split is None else check_int("split", split)
     if not 1 <= split <= n_dims - 1:
         raise ValueError(f"split must lie in [1, {n_dims - 1}]; got {split!r}")
     return split

@@ -33,6 +33,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, PRNGKeyArray
 from paramax.utils import inv_softplus
 
+from gauss_flows._validation import check_int
 from gauss_flows.bijections.sum_of_sigmoids import SumOfSigmoids
 
 __all__ = ["AbstractFlowjaxCoupling", "AffineCoupling", "DeepSigmoidCoupling", "RQSplineCoupling"]
@@ -119,18 +120,15 @@ def _flowjax_coupling(
 ) -> Coupling:
     """flowjax's ``Coupling`` with passive half ``d // 2`` and a dtype-following transformer."""
     dim = _event_dim(shape)
-    if cond_dim is not None and (
-        isinstance(cond_dim, bool) or not isinstance(cond_dim, int) or cond_dim < 1
-    ):
-        raise ValueError(f"cond_dim must be None or a positive integer; got {cond_dim!r}")
+    cond_dim = None if cond_dim is None else check_int("cond_dim", cond_dim)
     coupling = Coupling(
         key,
         transformer=transformer,
         untransformed_dim=dim // 2,
         dim=dim,
         cond_dim=cond_dim,
-        nn_width=nn_width,
-        nn_depth=nn_depth,
+        nn_width=check_int("nn_width", nn_width),
+        nn_depth=check_int("nn_depth", nn_depth, least=0),
         nn_activation=nn_activation,
     )
     return eqx.tree_at(
@@ -140,11 +138,12 @@ def _flowjax_coupling(
 
 def _event_dim(shape: tuple[int, ...]) -> int:
     shape = tuple(shape)
-    if len(shape) != 1 or isinstance(shape[0], bool) or not isinstance(shape[0], int):
+    if len(shape) != 1:
         raise ValueError(f"a coupling layer needs a 1-D event shape (d,); got {shape!r}")
-    if shape[0] < 2:
+    dim = check_int("shape[0]", shape[0])
+    if dim < 2:
         raise ValueError(f"a coupling layer needs d >= 2 dimensions; got shape {shape!r}")
-    return shape[0]
+    return dim
 
 
 def _bounded_softplus(raw: Array) -> Array:
@@ -322,8 +321,7 @@ class RQSplineCoupling(AbstractFlowjaxCoupling):
         cond_dim: int | None = None,
         nn_activation: Callable[[Array], Array] = jnn.relu,
     ):
-        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-            raise ValueError(f"n_bins must be a positive integer; got {n_bins!r}")
+        n_bins = check_int("n_bins", n_bins)
         if not interval > 0:
             raise ValueError(f"interval must be positive; got {interval!r}")
         spline = RationalQuadraticSpline(knots=n_bins - 1, interval=float(interval))

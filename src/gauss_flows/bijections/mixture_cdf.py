@@ -31,6 +31,39 @@ def normal_logpdf(z: Array) -> Array:
     return -0.5 * z * z - _HALF_LOG_2PI
 
 
+def saturation_point(dtype) -> float:
+    """Largest ``|t|``, in standard deviations of a component, that the map resolves.
+
+    ``t²/2`` must stay finite: ``1e18`` in float32 (``t² = 1e36`` against a largest float
+    of ``3.4e38``), ``1e150`` in float64, and a tenth of the square root of the largest
+    float in narrower floats.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from gauss_flows.bijections.mixture_cdf import saturation_point
+        >>> saturation_point(jnp.float32), saturation_point(jnp.float64)
+        (1e+18, 1e+150)
+    """
+    dtype = jnp.dtype(dtype)
+    if dtype == jnp.float64:
+        return 1e150
+    if dtype == jnp.float32:
+        return 1e18
+    return math.sqrt(float(jnp.finfo(dtype).max)) / 10
+
+
+def saturate(t: Array) -> Array:
+    """``t`` clamped to ``±``:func:`saturation_point` of its dtype.
+
+    A point farther than that from every component maps where the saturation point does,
+    so the map is monotone (flat there) and finite for every finite input; where some
+    component is within reach, the clamped components' mass is exactly zero and nothing
+    changes.
+    """
+    cap = saturation_point(t.dtype)
+    return jnp.clip(t, -cap, cap)
+
+
 # Below this z the lower tail uses its asymptotic series, whose relative error at |z| ≥ 12
 # is under 1e-9; above it erfc is accurate and, at 2e-33, still a normal float32.
 _TAIL_Z = -12.0
@@ -230,7 +263,7 @@ def _gaussianize_parts(x, logits, means, log_scales, axis=-1):
     log_w = jax.nn.log_softmax(logits, axis=axis)
     w = jnp.exp(log_w)
     inv_s = jnp.exp(-log_scales)
-    t = (jnp.expand_dims(x, axis) - means) * inv_s
+    t = saturate((jnp.expand_dims(x, axis) - means) * inv_s)
     e = log_w - 0.5 * t * t
     m = jnp.max(e, axis=axis, keepdims=True)
     p = jnp.exp(e - m)
@@ -516,7 +549,9 @@ def mixture_degaussianize(
     Returns:
         ``(x, log_dx_dz)``, both of shape ``(...)``.
     """
-    z = jnp.asarray(z)
+    # Latents beyond the saturation point, which the forward map never reaches, are
+    # brought back to it: the solver's bracket would overflow past it in float32.
+    z = saturate(jnp.asarray(z))
     x = _mixture_inverse(z, logits, means, log_scales, max_steps)
     _, log_dz_dx = mixture_gaussianize(x, logits, means, log_scales)
     return x, -log_dz_dx

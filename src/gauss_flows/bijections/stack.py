@@ -28,6 +28,7 @@ from jaxtyping import Array, ArrayLike
 
 from gauss_flows._arrays import on_single_cpu
 from gauss_flows.bijections.block import AbstractGaussianizationBlock
+from gauss_flows.bijections.mixture_cdf import saturate
 
 __all__ = ["GaussianizationStack", "Standardization", "stack_blocks", "stack_depth"]
 
@@ -262,6 +263,11 @@ class GaussianizationStack(AbstractBijection):
 class Standardization(AbstractBijection):
     """The fixed map ``x * multiplier + shift`` of a :class:`GaussianizationStack`.
 
+    Standardised values saturate at ``±``:func:`~gauss_flows.bijections.mixture_cdf.saturation_point`
+    (``1e18`` in float32, ``1e150`` in float64), so every finite input, however far out,
+    reaches the blocks as a finite value (``x * multiplier`` alone could overflow to inf
+    for inputs near the dtype's largest float).
+
     Example:
         >>> import jax.numpy as jnp
         >>> import jax.random as jr
@@ -278,7 +284,7 @@ class Standardization(AbstractBijection):
 
     def transform_and_log_det(self, x, condition=None):
         shift, multiplier = paramax.unwrap(self.moments)
-        return x * multiplier + shift, jnp.log(jnp.abs(multiplier)).sum()
+        return saturate(x * multiplier + shift), jnp.log(jnp.abs(multiplier)).sum()
 
     def inverse_and_log_det(self, y, condition=None):
         shift, multiplier = paramax.unwrap(self.moments)

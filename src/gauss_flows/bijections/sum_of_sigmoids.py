@@ -11,6 +11,8 @@ from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, ArrayLike
 from paramax.utils import inv_softplus
 
+from gauss_flows._validation import check_int
+
 __all__ = ["SumOfSigmoids"]
 
 #: Floor of the linear term's slope: keeps the map strictly increasing with linear tails.
@@ -81,9 +83,8 @@ class SumOfSigmoids(AbstractBijection):
     def __init__(
         self, n_components: int = 8, shape: tuple[int, ...] = (), *, max_inverse_steps: int = 100
     ):
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-            raise ValueError(f"n_components must be a positive integer; got {n_components!r}")
-        shape = tuple(int(n) for n in shape)
+        n_components = check_int("n_components", n_components)
+        shape = tuple(check_int(f"shape[{i}]", n) for i, n in enumerate(shape))
         k = n_components
         units = shape + (k,)
         shifts = jnp.linspace(-2.0, 2.0, k) if k > 1 else jnp.zeros(1)
@@ -92,7 +93,7 @@ class SumOfSigmoids(AbstractBijection):
         self.raw_rates = jnp.full(units, inv_softplus(1.0), dtype=float)
         self.shifts = jnp.broadcast_to(shifts, units).astype(float)
         self.shape = shape
-        self.max_inverse_steps = int(max_inverse_steps)
+        self.max_inverse_steps = check_int("max_inverse_steps", max_inverse_steps)
 
     @property
     def n_components(self) -> int:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flowjax.bijections.bijection import AbstractBijection
 from jaxtyping import Array, Float
 
-from gauss_flows._validation import check_int, check_number
+from gauss_flows._validation import check_int, check_number, plain_int
 from gauss_flows.bijections.histogram import HistogramGaussianCDF, _fit_histogram
 from gauss_flows.bijections.marginal import MixtureGaussianCDF
 from gauss_flows.bijections.spline import RQSplineMarginal, _fit_knots
@@ -65,7 +65,7 @@ class KDEFit(AbstractMarginalFit):
         Chapman & Hall, section 3.4.
     """
 
-    n_kernels: int = eqx.field(static=True, default=32)
+    n_kernels: int = eqx.field(static=True, default=32, converter=plain_int)
     bandwidth_factor: float = eqx.field(static=True, default=1.0)
     tail_weight: float = eqx.field(static=True, default=0.1)
 
@@ -136,7 +136,7 @@ class HistogramFit(AbstractMarginalFit):
         random rotations", IEEE Transactions on Neural Networks 22(4).
     """
 
-    n_bins: int | None = eqx.field(static=True, default=None)
+    n_bins: int | None = eqx.field(static=True, default=None, converter=plain_int)
     pseudo_count: float = eqx.field(static=True, default=1.0)
 
     def __check_init__(self):
@@ -187,7 +187,7 @@ class SplineFit(AbstractMarginalFit):
         Durkan, Bekasov, Murray and Papamakarios (2019), "Neural spline flows", NeurIPS.
     """
 
-    n_bins: int = eqx.field(static=True, default=16)
+    n_bins: int = eqx.field(static=True, default=16, converter=plain_int)
     interval: float = eqx.field(static=True, default=5.0)
 
     def __check_init__(self):

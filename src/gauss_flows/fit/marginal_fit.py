@@ -14,7 +14,7 @@ from jaxtyping import Array, Float
 
 from flowjax.bijections.bijection import AbstractBijection
 
-from gauss_flows._validation import check_int, check_number, reject_unknown_keywords
+from gauss_flows._validation import check_int, check_number, plain_int, reject_unknown_keywords
 from gauss_flows.bijections.marginal import MixtureGaussianCDF
 from gauss_flows.bijections.mixture_cdf import mixture_gaussianize
 from gauss_flows.fit.em import MixtureParams, fit_mixture_em, mixture_log_likelihood
@@ -99,7 +99,7 @@ class MixtureFit(AbstractMarginalFit):
         Statistics 35(2).
     """
 
-    em_steps: int = eqx.field(static=True, default=100)
+    em_steps: int = eqx.field(static=True, default=100, converter=plain_int)
     em_tol: float = eqx.field(static=True, default=1e-7)
     accelerate: bool = eqx.field(static=True, default=True)
     min_scale: float = eqx.field(static=True, default=1e-3)

@@ -12,8 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
+from tqdm.auto import tqdm
 
+from gauss_flows._progress import show_progress
 from gauss_flows._validation import (
+    X64_HINT,
     as_data_matrix,
     check_int,
     check_number,
@@ -26,7 +29,7 @@ from gauss_flows.bijections import (
     MixtureGaussianCDF,
     stack_blocks,
 )
-from gauss_flows._arrays import on_single_cpu
+from gauss_flows._arrays import column_moments, on_single_cpu
 from gauss_flows.bijections.mixture_cdf import normal_logpdf
 from gauss_flows.bijections.rotation import householder_decomposition_host
 from gauss_flows.fit.depth import depth_decision, noise_gain
@@ -53,6 +56,7 @@ def fit_rbig(
     fit_rows: int | None = None,
     val_data: ArrayLike | None = None,
     component_counts: Sequence[int] | None = None,
+    progress: bool | None = None,
     **deprecated_options: object,
 ) -> Transformed:
     """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
@@ -105,6 +109,10 @@ def fit_rbig(
             components are written in the ``n_components`` slots by repeating
             components, so the structure is unchanged. ``val_data`` takes no part in
             this choice. ``None`` fits ``n_components`` everywhere.
+        progress: Show a progress bar of the blocks, with each block's gain (and the
+            held-out log-likelihood with ``val_data``). ``None`` shows it only when
+            standard error is a terminal and the ``CI`` environment variable is not set,
+            the rule of every ``progress`` option (:func:`train_flow`'s too).
         **deprecated_options: The former marginal-fit keywords ``em_steps``, ``em_tol``,
             ``em_accelerate``, ``min_scale``, ``prior_count`` and ``tail_weight``, each
             setting the :class:`~gauss_flows.fit.MixtureFit` field of its name
@@ -145,6 +153,7 @@ def fit_rbig(
         fit_rows=fit_rows,
         val_data=val_data,
         component_counts=component_counts,
+        progress=progress,
         **deprecated_options,
     )
     return _fit_greedy(as_data_matrix(X, min_rows=settings.min_rows), settings)
@@ -164,6 +173,7 @@ class _Greedy(NamedTuple):
     fit_rows: int | None
     val_data: ArrayLike | None
     component_counts: tuple[int, ...] | None
+    progress: bool
 
     @property
     def min_rows(self) -> int:
@@ -186,6 +196,7 @@ def _greedy_settings(
     fit_rows: int | None,
     val_data: ArrayLike | None,
     component_counts: Sequence[int] | None,
+    progress: bool | None,
     **options: object,
 ) -> _Greedy:
     """Check the settings of a call to ``function``, :func:`fit_rbig` or a fit built on it.
@@ -211,6 +222,7 @@ def _greedy_settings(
         fit_rows=fit_rows,
         val_data=val_data,
         component_counts=_checked_counts(component_counts, n_components),
+        progress=show_progress(progress),
     )
 
 
@@ -246,42 +258,61 @@ def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
     rng = np.random.default_rng(s.random_state)
     n_draws = s.rule.n_draws(d)
     blocks, gains = [], []
-    for _ in range(s.n_layers or s.max_layers):
-        draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
-        rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
-        (q, layer), z, gain, pushed = _fit_block(
-            z,
-            val,
-            draws,
-            rows,
-            rule=s.rule,
-            marginal=s.marginal,
-            n_components=s.n_components,
-            component_counts=s.component_counts,
-        )
-        blocks.append(_block(q, layer))
-        gains.append(float(gain))
-        if not math.isfinite(gains[-1]):
-            raise ValueError(
-                f"block {len(blocks)} of the greedy fit produced non-finite values; the data "
-                "may hold extreme outliers or duplicated points (try a larger "
-                "MixtureFit(min_scale=...))"
+    most = s.n_layers or s.max_layers
+    with tqdm(total=most, disable=not s.progress, desc="greedy fit", unit="block") as bar:
+        for _ in range(most):
+            draws = rng.standard_normal((n_draws, d, d)).astype(z.dtype) if n_draws else None
+            rows = None if fit_rows is None else np.sort(rng.choice(n, fit_rows, replace=False))
+            (q, layer), z, gain, pushed = _fit_block(
+                z,
+                val,
+                draws,
+                rows,
+                rule=s.rule,
+                marginal=s.marginal,
+                n_components=s.n_components,
+                component_counts=s.component_counts,
             )
-        if pushed is not None:
-            *val, log_likelihood = pushed
-            held_out.append(float(log_likelihood))
-        decision = depth_decision(
-            gains,
-            held_out,
-            n_layers=s.n_layers,
-            tol=tol,
-            patience=s.patience,
-            max_layers=s.max_layers,
-        )
-        if decision.stop:
-            break
+            blocks.append(_block(q, layer))
+            gains.append(float(gain))
+            if not math.isfinite(gains[-1]):
+                raise _non_finite_block(len(blocks), z.dtype)
+            if pushed is not None:
+                *val, log_likelihood = pushed
+                held_out.append(float(log_likelihood))
+            decision = depth_decision(
+                gains,
+                held_out,
+                n_layers=s.n_layers,
+                tol=tol,
+                patience=s.patience,
+                max_layers=s.max_layers,
+            )
+            bar.update(1)
+            bar.set_postfix(_progress_note(gains, held_out))
+            if decision.stop:
+                break
     stack = GaussianizationStack(loc, scale, stack_blocks(blocks[: decision.keep]))
     return assemble_flow(stack)
+
+
+def _progress_note(gains: list[float], held_out: list[float] | None) -> dict[str, str]:
+    """The progress bar's note after a block: its gain, and the held-out log-likelihood."""
+    note = {"gain": f"{gains[-1]:.4f}"}
+    if held_out is not None:
+        note["held_out"] = f"{held_out[-1]:.4f}"
+    return note
+
+
+def _non_finite_block(index: int, dtype: np.dtype) -> ValueError:
+    """The error for a block whose gain is not finite, naming float32 when it computes so."""
+    cause = (
+        "the data may hold extreme outliers or duplicated points (try a larger "
+        "MixtureFit(min_scale=...))"
+    )
+    if dtype == np.float32:
+        cause += f"; the fit computes in float32, and to give it more range and resolution {X64_HINT}"
+    return ValueError(f"block {index} of the greedy fit produced non-finite values: {cause}")
 
 
 @eqx.filter_jit
@@ -359,13 +390,15 @@ _STANDARDISED_TOL = 1e-10
 def _standardise(X: Array) -> tuple[Array, Array, Array]:
     """Column means and standard deviations of ``X``, and ``X`` standardised with them.
 
-    Data already standardised (every column's mean within ``_STANDARDISED_TOL`` of 0 and
-    its standard deviation within it of 1) get loc 0 and scale 1 exactly and are
-    returned unchanged.
+    The moments are :func:`~gauss_flows._arrays.column_moments`, finite for columns whose
+    squares overflow or underflow float32 (data scaled by ``1e20`` or ``1e-30``). Data
+    already standardised (every column's mean within ``_STANDARDISED_TOL`` of 0 and its
+    standard deviation within it of 1) get loc 0 and scale 1 exactly and are returned
+    unchanged.
     """
     if on_single_cpu(X):  # NumPy reads it in place; nothing to compile
         host = np.asarray(X)
-        loc, scale = host.mean(axis=0), host.std(axis=0)
+        loc, scale = column_moments(host)
         if _already_standardised(loc, scale):
             loc, scale = np.zeros_like(loc), np.ones_like(scale)
             return tuple(jax.device_put(a) for a in (loc, scale, host))
@@ -384,7 +417,7 @@ def _already_standardised(loc: np.ndarray, scale: np.ndarray) -> bool:
 
 @jax.jit
 def _standardise_compiled(X: Array) -> tuple[Array, Array, Array]:
-    loc, scale = X.mean(axis=0), X.std(axis=0)
+    loc, scale = column_moments(X)
     return loc, scale, (X - loc) / scale
 
 

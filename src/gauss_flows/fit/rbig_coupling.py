@@ -70,7 +70,8 @@ def fit_rbig_coupling(
         offset_bound: Bound of the conditioners' offsets to logits and means.
         log_scale_bound: Bound of the conditioners' offsets to log scales.
         **fit_rbig_options: Further keyword arguments of :func:`fit_rbig` (``rotation``,
-            ``marginal``, ``val_data``, ``component_counts``, ...), with its defaults.
+            ``marginal``, ``val_data``, ``component_counts``, ``progress``, ...), with its
+            defaults.
 
     Returns:
         A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``.
@@ -106,7 +107,9 @@ def fit_rbig_coupling(
         )
     X = as_data_matrix(X, min_rows=settings.min_rows)
     n_dims = X.shape[1]
-    check_coupling_sizes(n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth)
+    n_dims, nn_width, nn_depth = check_coupling_sizes(
+        n_dims=n_dims, nn_width=nn_width, nn_depth=nn_depth
+    )
     key = jr.key(settings.random_state) if key is None else key
     greedy = _fit_greedy(X, settings)
     conditioner = dict(

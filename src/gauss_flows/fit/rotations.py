@@ -37,7 +37,7 @@ import jax.random as jr
 from jax.scipy.special import ndtri
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from gauss_flows._validation import check_int, check_number
+from gauss_flows._validation import check_int, check_number, plain_int
 from gauss_flows.fit._sort import sort_floats
 
 
@@ -368,7 +368,7 @@ class SlicedRule(_AbstractSlicedRule):
         (48, 8)
     """
 
-    n_candidates: int = eqx.field(static=True, default=48)
+    n_candidates: int = eqx.field(static=True, default=48, converter=plain_int)
     reduce: ClassVar[str] = "sum"
 
 
@@ -388,7 +388,7 @@ class MaxSlicedRule(_AbstractSlicedRule):
         16
     """
 
-    n_candidates: int = eqx.field(static=True, default=48)
+    n_candidates: int = eqx.field(static=True, default=48, converter=plain_int)
     reduce: ClassVar[str] = "max"
 
 
@@ -409,7 +409,7 @@ class ICARule(_AbstractDeterministicRule):
         component analysis", IEEE Transactions on Neural Networks 10(3).
     """
 
-    n_steps: int = eqx.field(static=True, default=100)
+    n_steps: int = eqx.field(static=True, default=100, converter=plain_int)
     tol: float = eqx.field(static=True, default=1e-4)
 
     def __check_init__(self):

@@ -31,6 +31,7 @@ from jaxtyping import ArrayLike, PyTree
 from tqdm.auto import tqdm
 
 from gauss_flows._compile_mode import native_reductions, training_compiler_options
+from gauss_flows._progress import show_progress
 from gauss_flows._validation import (
     as_data_matrix,
     check_int,
@@ -77,7 +78,7 @@ def train_flow(
     random_state: int = _DEFAULT_RANDOM_STATE,
     val_data: ArrayLike | Mapping[str, ArrayLike] | None = None,
     log_every: int = 25,
-    progress: bool = False,
+    progress: bool | None = None,
     patience: int | None = None,
     time_budget: float | None = None,
     noise: ArrayLike = _NO_NOISE,
@@ -117,7 +118,8 @@ def train_flow(
             ``{"training set": X, "held out": X_test}`` for the NLL of the whole training
             set (free of minibatch noise) beside the held-out NLL.
         log_every: Record every this many steps.
-        progress: Show a progress bar.
+        progress: Show a progress bar. ``None`` shows it only when standard error is a
+            terminal and the ``CI`` environment variable is not set.
         patience: With ``val_data``: stop once the NLL of the (first) monitored data set
             has not improved for this many gradient steps, and return the flow with the
             lowest NLL on it seen (the starting flow included). It is checked at every
@@ -146,7 +148,9 @@ def train_flow(
     Returns:
         ``(trained_flow, log)``, ``log`` a :class:`TrainingLog` of the records. If the
         loss becomes non-finite, training stops with a ``RuntimeWarning`` and the flow
-        from before the failing chunk is returned.
+        from before the failing chunk is returned; the log keeps the records up to the
+        failing step, so it holds at least the record of step 0 (``log.loss[-1]`` always
+        exists).
 
     Raises:
         ValueError: For NaN/inf or wrongly shaped data, or invalid settings.
@@ -191,7 +195,8 @@ def train_flow(
 
     params, done, records = _run(
         params, state, key, X, monitored, noise_std, static=static, optimizer=optimizer,
-        settings=settings, progress=progress, early=early, budget=TimeBudget(time_budget),
+        settings=settings, progress=show_progress(progress), early=early,
+        budget=TimeBudget(time_budget),
     )
     best_step = None
     if early is not None:
@@ -251,19 +256,22 @@ def _run(params, state, key, X, monitored, noise_std, *, static, optimizer, sett
                     batch_sharding=batch_sharding,
                 )
             chunk_losses = np.asarray(new[3])
-            if not np.all(np.isfinite(chunk_losses)):
-                bad = done + int(np.flatnonzero(~np.isfinite(chunk_losses))[0])
+            finite = np.isfinite(chunk_losses)
+            # The chunk's records up to its first non-finite loss (all of them when there
+            # is none); the chunk's first record always, so the log is never empty.
+            last = n_steps - 1 if np.all(finite) else int(np.flatnonzero(~finite)[0])
+            record_steps.extend(range(done, done + last + 1, log_every))
+            losses.extend(float(v) for v in chunk_losses[: last + 1 : log_every])
+            for record, value in zip(values, new[4]):  # NLLs of the chunk's starting params
+                record.append(float(value))
+            if not finite[last]:
                 warnings.warn(
-                    f"training loss became non-finite at step {bad}; stopped and returned the "
-                    f"flow from step {done} (try a smaller peak_lr or clip_norm)",
+                    f"training loss became non-finite at step {done + last}; stopped and "
+                    f"returned the flow from step {done} (try a smaller peak_lr or clip_norm)",
                     RuntimeWarning,
                     stacklevel=3,
                 )
                 break
-            record_steps.extend(range(done, done + n_steps, log_every))
-            losses.extend(float(v) for v in chunk_losses[::log_every])
-            for record, value in zip(values, new[4]):  # NLLs of the chunk's starting params
-                record.append(float(value))
             stop = early is not None and early.update(values[0][-1], params, done)
             params, state, key = new[:3]
             done += n_steps
