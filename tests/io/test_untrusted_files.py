@@ -398,7 +398,7 @@ def member_list(raw) -> list[tuple[str, bytes]]:
 # again so that its CRC holds and the edit reaches the JSON, .npy and checksum checks),
 # then each 4 bytes are one edit: kind (flip bits, cut the rest, insert a byte), position
 # (2 bytes), value.
-@settings(max_examples=1500, deadline=None, derandomize=True, database=None,
+@settings(max_examples=3000, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(edits=st.binary(min_size=5, max_size=13))
 def test_mutated_bytes_load_as_the_model_or_raise_model_file_error(raw, member_list, reference, edits):
