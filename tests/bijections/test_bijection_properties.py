@@ -69,9 +69,10 @@ def _package_bijection_classes() -> set[type]:
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
             defined_here = obj.__module__ == module.__name__
+            if not (defined_here and issubclass(obj, AbstractBijection)):
+                continue
             # equinox marks a class abstract by its abstract methods or AbstractVars.
-            abstract = inspect.isabstract(obj) or bool(getattr(obj, "__abstractvars__", ()))
-            if defined_here and issubclass(obj, AbstractBijection) and not abstract:
+            if not (inspect.isabstract(obj) or obj.__abstractvars__):
                 found.add(obj)
     return found
 
