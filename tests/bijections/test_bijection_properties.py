@@ -21,7 +21,7 @@ import pytest
 from flowjax.bijections.bijection import AbstractBijection
 
 import gauss_flows
-from bijection_registry import N_DIMS, REGISTRY, UNIT_INTERVAL, VARIANTS, examples
+from bijection_registry import CONDITIONS, N_DIMS, REGISTRY, UNIT_INTERVAL, VARIANTS, examples
 
 EXAMPLES = examples()
 # Stacks of parts that are checked on their own run in the slow set only.
@@ -36,12 +36,46 @@ NAMES = [
 PARTS = sorted(set(EXAMPLES) - set(VARIANTS))
 
 
+class _Conditioned(AbstractBijection):
+    """A conditional layer with its condition fixed, so the checks call it like the others."""
+
+    layer: AbstractBijection
+    condition: jax.Array
+    shape: tuple[int, ...] = eqx.field(static=True)
+    cond_shape: None = None
+
+    def transform(self, x, condition=None):
+        return self.layer.transform(x, self.condition)
+
+    def inverse(self, y, condition=None):
+        return self.layer.inverse(y, self.condition)
+
+    def transform_and_log_det(self, x, condition=None):
+        return self.layer.transform_and_log_det(x, self.condition)
+
+    def inverse_and_log_det(self, y, condition=None):
+        return self.layer.inverse_and_log_det(y, self.condition)
+
+
+def test_conditional_examples_have_a_condition():
+    for name, factory in EXAMPLES.items():
+        layer = factory(jr.key(0))
+        if layer.cond_shape is None:
+            assert name not in CONDITIONS
+        else:
+            assert CONDITIONS[name].shape == layer.cond_shape, name
+
+
 def _cast(tree, dtype):
     return jax.tree.map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
 
 
 def _example(name, dtype=jnp.float64):
-    return _cast(EXAMPLES[name](jr.key(0)), dtype)
+    layer = EXAMPLES[name](jr.key(0))
+    if name in CONDITIONS:
+        # The condition is frozen (not trained), so the gradient check leaves it alone.
+        layer = _Conditioned(layer, paramax.NonTrainable(CONDITIONS[name]), layer.shape)
+    return _cast(layer, dtype)
 
 
 def _points(dtype=jnp.float64, n=8, spread=2.0):
