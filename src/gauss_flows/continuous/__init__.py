@@ -8,6 +8,7 @@ Example:
     (1,)
 """
 
+from gauss_flows.continuous.builders import ffjord_architecture, ffjord_flow
 from gauss_flows.continuous.divergence import exact_divergence, hutchinson_divergence
 from gauss_flows.continuous.ffjord import FFJORD
 from gauss_flows.continuous.matrix_exponential import MatrixExponential
@@ -24,6 +25,8 @@ __all__ = [
     "RegularisedNLL",
     "TimeTanh",
     "exact_divergence",
+    "ffjord_architecture",
+    "ffjord_flow",
     "hutchinson_divergence",
     "ode_parameters",
     "pack_time_control",

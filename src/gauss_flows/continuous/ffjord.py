@@ -145,7 +145,7 @@ class FFJORD(AbstractBijection):
     """
 
     vector_field: AbstractVectorField
-    trace_key: PRNGKeyArray
+    trace_key: Array  # the probes' key, as its raw uint32 data (storable in model files)
     shape: tuple[int, ...] = eqx.field(static=True)
     cond_shape: tuple[int, ...] | None = eqx.field(static=True)
     control_dim: int = eqx.field(static=True)
@@ -171,8 +171,8 @@ class FFJORD(AbstractBijection):
         probe_distribution: str = "rademacher",
         solver: str = "tsit5",
         adjoint: str = "recursive_checkpoint",
-        rtol: float = 1e-5,
-        atol: float = 1e-5,
+        rtol: float = 1e-6,
+        atol: float = 1e-6,
         max_steps: int = 4096,
         t_span: tuple[float, float] = (0.0, 1.0),
     ):
@@ -195,7 +195,7 @@ class FFJORD(AbstractBijection):
             )
         self.cond_shape = (1 + self.control_dim,) if self.control_dim else None
         self.vector_field = vector_field
-        self.trace_key = key
+        self.trace_key = jr.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else jnp.asarray(key)
         self.divergence_mode = _choice("divergence_mode", divergence_mode, DIVERGENCE_MODES)
         self.n_hutchinson_samples = check_int("n_hutchinson_samples", n_hutchinson_samples)
         self.probe_distribution = _choice("probe_distribution", probe_distribution, PROBE_DISTRIBUTIONS)
@@ -243,7 +243,7 @@ class FFJORD(AbstractBijection):
     def _probes(self, dtype) -> Array | None:
         if self.divergence_mode == "exact":
             return None
-        return probes(self.trace_key, self.n_hutchinson_samples, self.shape[0], self.probe_distribution, dtype)
+        return probes(jr.wrap_key_data(self.trace_key), self.n_hutchinson_samples, self.shape[0], self.probe_distribution, dtype)
 
     def _solve(
         self, x: Array, condition, *, forward: bool, with_log_det: bool, stats: bool = False,
@@ -361,7 +361,7 @@ class FFJORD(AbstractBijection):
         unknown = set(options) - set(current) - {"key"}
         if unknown:
             raise ValueError(f"unknown FFJORD options: {', '.join(sorted(unknown))}")
-        key = options.pop("key", self.trace_key)
+        key = options.pop("key", jr.wrap_key_data(self.trace_key))
         return FFJORD(key, **(current | options))
 
     def solve_stats(self, x: Array, condition: Array | None = None, *, inverse: bool = True) -> dict[str, Array]:

@@ -26,10 +26,10 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from flowjax.bijections import Chain
 from flowjax.distributions import AbstractDistribution, Transformed
 from jaxtyping import Array
 
+from gauss_flows import layout
 from gauss_flows._validation import check_number
 from gauss_flows.continuous.ffjord import FFJORD
 from gauss_flows.train.losses import AbstractLoss
@@ -38,16 +38,10 @@ __all__ = ["RegularisedNLL", "data_to_latent_layers"]
 
 
 def data_to_latent_layers(flow: AbstractDistribution) -> list:
-    """The layers of ``Transformed(base, FFJORD)`` or ``Transformed(base, Chain([...]))`` in the order ``log_prob`` inverts them.
-
-    Raises:
-        ValueError: If ``flow`` has neither layout.
-    """
+    """:func:`gauss_flows.layout.data_to_latent_layers`, with a ``ValueError`` for a non-flow."""
     if not isinstance(flow, Transformed):
         raise ValueError(f"expected a flowjax Transformed distribution; got {type(flow).__name__}")
-    bijection = flow.bijection
-    layers = list(bijection.bijections) if isinstance(bijection, Chain) else [bijection]
-    return layers[::-1]
+    return layout.data_to_latent_layers(flow)
 
 
 class RegularisedNLL(AbstractLoss):
