@@ -45,3 +45,6 @@ REGISTRY: dict[type, Callable[[jax.Array], eqx.Module]] = {
 CONDITIONS: dict[str, jax.Array] = {
     "MatrixExponential": gf.pack_time_control(jnp.asarray(0.7)),
 }
+
+#: The FFJORD's checks compile adaptive ODE solves: they run with ``-m slow``.
+SLOW = {"FFJORD"}

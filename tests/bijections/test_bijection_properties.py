@@ -21,19 +21,22 @@ import pytest
 from flowjax.bijections.bijection import AbstractBijection
 
 import gauss_flows
-from bijection_registry import CONDITIONS, N_DIMS, REGISTRY, UNIT_INTERVAL, VARIANTS, examples
+from bijection_registry import CONDITIONS, N_DIMS, REGISTRY, SLOW, UNIT_INTERVAL, VARIANTS, examples
 
 EXAMPLES = examples()
 # Stacks of parts that are checked on their own run in the slow set only.
 NAMES = [
     pytest.param(name, marks=pytest.mark.slow)
-    if name in VARIANTS and name.startswith("GaussianizationStack[")
+    if (name in VARIANTS and name.startswith("GaussianizationStack[")) or name in SLOW
     else name
     for name in sorted(EXAMPLES)
 ]
 # The coupling stack runs the coupling block (checked on its own) under flowjax's Scan;
 # the checks that cost most are run on its parts only.
-PARTS = sorted(set(EXAMPLES) - set(VARIANTS))
+PARTS = [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+    for name in sorted(set(EXAMPLES) - set(VARIANTS))
+]
 
 
 class _Conditioned(AbstractBijection):
@@ -44,26 +47,11 @@ class _Conditioned(AbstractBijection):
     shape: tuple[int, ...] = eqx.field(static=True)
     cond_shape: None = None
 
-    def transform(self, x, condition=None):
-        return self.layer.transform(x, self.condition)
-
-    def inverse(self, y, condition=None):
-        return self.layer.inverse(y, self.condition)
-
     def transform_and_log_det(self, x, condition=None):
         return self.layer.transform_and_log_det(x, self.condition)
 
     def inverse_and_log_det(self, y, condition=None):
         return self.layer.inverse_and_log_det(y, self.condition)
-
-
-def test_conditional_examples_have_a_condition():
-    for name, factory in EXAMPLES.items():
-        layer = factory(jr.key(0))
-        if layer.cond_shape is None:
-            assert name not in CONDITIONS
-        else:
-            assert CONDITIONS[name].shape == layer.cond_shape, name
 
 
 def _cast(tree, dtype):
@@ -72,7 +60,9 @@ def _cast(tree, dtype):
 
 def _example(name, dtype=jnp.float64):
     layer = EXAMPLES[name](jr.key(0))
-    if name in CONDITIONS:
+    if layer.cond_shape is not None:
+        assert name in CONDITIONS, f"give the conditional example {name} a condition in CONDITIONS"
+        assert CONDITIONS[name].shape == layer.cond_shape, name
         # The condition is frozen (not trained), so the gradient check leaves it alone.
         layer = _Conditioned(layer, paramax.NonTrainable(CONDITIONS[name]), layer.shape)
     return _cast(layer, dtype)

@@ -23,15 +23,16 @@ def _cold(d=2):
     return Transformed(Normal(jnp.zeros(d)), gf.FFJORD(jr.key(1), shape=(d,), vector_field=vf, rtol=1e-4, atol=1e-4))
 
 
-def test_train_flow_trains_an_ffjord_with_and_without_penalties(data):
+def test_train_flow_trains_an_ffjord_with_and_without_penalties(data, capsys):
     flow = _cold()
     start = -float(jnp.mean(flow.log_prob(data)))
     trained, log = gf.train_flow(flow, data, steps=40, batch=64, peak_lr=1e-2, log_every=20)
     end = -float(jnp.mean(trained.log_prob(data)))
     assert np.all(np.isfinite(log.loss)) and end < start - 0.05
     penalised, plog = gf.train_flow(flow, data, steps=40, batch=64, peak_lr=1e-2, log_every=20,
-                                    loss=RegularisedNLL(kinetic=1.0, jacobian=1.0))
+                                    loss=RegularisedNLL(kinetic=1.0, jacobian=1.0), progress=True)
     assert np.all(np.isfinite(plog.loss))
+    assert "nfe=" in capsys.readouterr().err  # the progress bar counts function evaluations
     # the penalised objective is the NLL plus non-negative terms
     assert float(RegularisedNLL(kinetic=1.0, jacobian=1.0)(penalised, jnp.asarray(data))) >= \
         float(RegularisedNLL()(penalised, jnp.asarray(data)))

@@ -92,6 +92,41 @@ def _choice(name: str, value: object, options) -> str:
     return value  # type: ignore[return-value]
 
 
+class _Dynamics(eqx.Module):
+    """The right-hand side of a solve: the state alone, or augmented with the log-det
+    (and the two penalty integrals).
+
+    A module with static fields rather than a fresh closure per call: equal settings give
+    equal terms, so diffrax's compiled solve is reused from call to call.
+    """
+
+    mode: str = eqx.field(static=True)
+    with_log_det: bool = eqx.field(static=True)
+    penalties: bool = eqx.field(static=True)
+
+    def __call__(self, t, y, args):
+        vf, condition, eps = args
+        if not self.with_log_det:
+            return vf(t, y, condition)
+        x = y[0]
+        fn = lambda z: vf(t, z, condition)  # noqa: E731
+        if not self.penalties:
+            if self.mode == "exact":
+                return value_and_exact_divergence(fn, x)
+            return value_and_hutchinson_divergence(fn, x, eps)
+        # With the penalties: the kinetic energy |f|^2 and the Jacobian's squared Frobenius
+        # norm (exact from the columns, or |J eps|^2, which is unbiased for it).
+        value, linear = jax.linearize(fn, x)
+        if self.mode == "exact":
+            columns = jax.vmap(linear)(jnp.eye(x.shape[0], dtype=x.dtype))
+            div, frobenius = jnp.trace(columns), jnp.sum(columns**2)
+        else:
+            products = jax.vmap(linear)(eps)
+            div = jnp.mean(jnp.sum(products * eps, axis=-1))
+            frobenius = jnp.mean(jnp.sum(products**2, axis=-1))
+        return value, div, jnp.sum(value**2), frobenius
+
+
 class FFJORD(AbstractBijection):
     r"""A continuous normalizing flow: the flow map of a learned vector field.
 
@@ -211,35 +246,6 @@ class FFJORD(AbstractBijection):
 
     # The dynamics and the solve ---------------------------------------------------------
 
-    def _dynamics(self, with_log_det: bool, penalties: bool):
-        mode = self.divergence_mode
-
-        def plain(t, x, args):
-            vf, condition, _ = args
-            return vf(t, x, condition)
-
-        def augmented(t, y, args):
-            vf, condition, eps = args
-            x = y[0]
-            fn = lambda z: vf(t, z, condition)  # noqa: E731
-            if not penalties:
-                if mode == "exact":
-                    return value_and_exact_divergence(fn, x)
-                return value_and_hutchinson_divergence(fn, x, eps)
-            # With the penalties: the kinetic energy |f|^2 and the Jacobian's squared
-            # Frobenius norm (exact from the columns, or |J eps|^2, unbiased for it).
-            value, linear = jax.linearize(fn, x)
-            if mode == "exact":
-                columns = jax.vmap(linear)(jnp.eye(x.shape[0], dtype=x.dtype))
-                div, frobenius = jnp.trace(columns), jnp.sum(columns**2)
-            else:
-                products = jax.vmap(linear)(eps)
-                div = jnp.mean(jnp.sum(products * eps, axis=-1))
-                frobenius = jnp.mean(jnp.sum(products**2, axis=-1))
-            return value, div, jnp.sum(value**2), frobenius
-
-        return augmented if with_log_det else plain
-
     def _probes(self, dtype) -> Array | None:
         if self.divergence_mode == "exact":
             return None
@@ -259,7 +265,7 @@ class FFJORD(AbstractBijection):
         if with_log_det:
             y0 = (x, zero, zero, zero) if penalties else (x, zero)
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(self._dynamics(with_log_det, penalties)),
+            diffrax.ODETerm(_Dynamics(self.divergence_mode, with_log_det, penalties)),
             _solver(self.solver),
             t0=t0,
             t1=t1,
