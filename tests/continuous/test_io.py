@@ -12,7 +12,7 @@ import gauss_flows as gf
 from gauss_flows.continuous import ffjord_flow, warm_start_ffjord
 
 
-@pytest.mark.parametrize("mode", ["exact", "hutchinson"])
+@pytest.mark.parametrize("mode", ["exact", pytest.param("hutchinson", marks=pytest.mark.slow)])
 def test_ffjord_flow_round_trips_through_a_model_file(tmp_path, mode):
     flow = ffjord_flow(jr.key(3), n_dims=2, hidden=(8, 4), divergence_mode=mode,
                        n_hutchinson_samples=2, rtol=1e-6, atol=1e-6)
