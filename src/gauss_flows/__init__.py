@@ -8,6 +8,13 @@ recommended one-call recipe.
 
 from gauss_flows import bijections, datasets, fit, layout, train
 from gauss_flows._version import __version__
+from gauss_flows.continuous import (
+    FFJORD,
+    DiffeqMLP,
+    MatrixExponential,
+    TimeTanh,
+    pack_time_control,
+)
 from gauss_flows.bijections import (
     AbstractGaussianizationBlock,
     ActNorm,
@@ -68,7 +75,9 @@ __all__ = [
     "AffineCoupling",
     "CouplingGaussianizationBlock",
     "DeepSigmoidCoupling",
+    "DiffeqMLP",
     "DiscreteDataWarning",
+    "FFJORD",
     "FixedRotation",
     "GaussianizationBlock",
     "GaussianizationDensity",
@@ -83,6 +92,7 @@ __all__ = [
     "Invertible1x1Conv",
     "KDEFit",
     "LayerTable",
+    "MatrixExponential",
     "MixtureFit",
     "MixtureGaussianCDF",
     "MixtureGaussianCDFCoupling",
@@ -94,6 +104,7 @@ __all__ = [
     "RotationMarginalBlock",
     "SplineCouplingBlock",
     "SplineFit",
+    "TimeTanh",
     "TrainingLog",
     "__version__",
     "bijections",
@@ -112,6 +123,7 @@ __all__ = [
     "kl_divergence",
     "load",
     "mutual_information",
+    "pack_time_control",
     "read_header",
     "save",
     "total_correlation",

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import paramax
+from flowjax.bijections import Invert
 from flowjax.bijections.bijection import AbstractBijection
 from flowjax.distributions import Transformed
 from jax.scipy.special import ndtr
@@ -139,6 +140,28 @@ def _forward(stack: GaussianizationStack, x: Array) -> tuple[Array, Array]:
 
     _, (zs, lds) = jax.lax.scan(step, (x, log_det), params)
     return jnp.concatenate([x[None], zs]), jnp.concatenate([log_det[None], lds])
+
+
+def _states(flow: Transformed, X: Array) -> tuple[Array, Array]:
+    """The data after every block (library flows) or every data → latent layer (others)."""
+    if layout.is_gaussianization_flow(flow):
+        return _forward(_gaussianizer(flow), X)
+    states, log_dets = [X], [jnp.zeros(X.shape[0], X.dtype)]
+    for layer in layout.data_to_latent_layers(flow):
+        if isinstance(layer, Invert) and isinstance(layer.bijection, GaussianizationStack):
+            zs, lds = _forward(paramax.unwrap(layer.bijection), states[-1])
+            states.extend(zs)
+            log_dets.extend(log_dets[-1] + lds)
+        else:
+            z, ld = _inverse_rows(layer, states[-1])
+            states.append(z)
+            log_dets.append(log_dets[-1] + ld)
+    return jnp.stack(states), jnp.stack(log_dets)
+
+
+@eqx.filter_jit
+def _inverse_rows(layer: AbstractBijection, x: Array) -> tuple[Array, Array]:
+    return jax.vmap(layer.inverse_and_log_det)(x)
 
 
 def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates:
@@ -281,6 +304,10 @@ def inspect_layers(
     """Per-block diagnostics of a flow on data, as a printable :class:`LayerTable`.
 
     Row ``b`` describes the data ``z_b`` after block ``b`` (row 0: after the standardiser).
+    Other flows built from flowjax layers, such as an FFJORD or a greedy Gaussianizer
+    followed by one (``Transformed(base, Chain([...]))``), get one row per layer of their
+    data → latent direction, a library Gaussianizer among them one per block (row 0: the
+    data).
     Its non-Gaussianity ``J_b = KL(p_b ‖ N(0, I)) = Σᵢ KL(p_{b,i} ‖ N(0, 1)) + TC(z_b)`` is
     estimated afresh from the samples (bias-corrected 1-D entropies and
     :func:`total_correlation`), so it does not share the fit's in-sample optimism; the
@@ -317,9 +344,13 @@ def inspect_layers(
     if tc_method not in ("rbig", "gaussian"):
         raise ValueError(f"tc_method must be 'rbig' or 'gaussian'; got {tc_method!r}")
     settings = InformationSettings(spacing=spacing, random_state=random_state)
-    stack = _gaussianizer(flow)
+    if not isinstance(flow, Transformed):
+        raise TypeError(
+            f"expected a Gaussianization flow or another flowjax Transformed distribution; "
+            f"got {type(flow).__name__}"
+        )
     X = as_data_matrix(X, n_dims=flow.shape[0], min_rows=MIN_SAMPLES)
-    states, log_dets = _forward(stack, X)
+    states, log_dets = _states(flow, X)
     n, d = X.shape
     m = check_spacing(spacing, n)
     j_bias = negentropy_null(n, m, str(X.dtype))[0]

@@ -47,12 +47,16 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from flowjax.distributions import Transformed
 
 from gauss_flows import layout
 from gauss_flows._validation import check_int, special_file_kind
 from gauss_flows._version import __version__
 from gauss_flows.bijections.coupling import ACTIVATIONS
 from gauss_flows.bijections.families import MARGINAL_FAMILIES, ROTATION_FAMILIES
+from gauss_flows.continuous.builders import ffjord_architecture, ffjord_flow
+from gauss_flows.continuous.divergence import PROBE_DISTRIBUTIONS
+from gauss_flows.continuous.ffjord import ADJOINTS, DIVERGENCE_MODES, FFJORD, SOLVERS
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 
 FORMAT_NAME = "gauss_flows.model"
@@ -71,9 +75,10 @@ _MAX_DIRECTORY_BYTES = 1 << 20
 # A .npy member is a prefix (magic, version, header length, header of at most numpy's own
 # 10,000-byte limit) and the array's bytes.
 _NPY_PREFIX_BYTES = 12 + 10_000
-# Array dtypes a model file may hold: floating parameters, and int32 rotation signs.
+# Array dtypes a model file may hold: floating parameters, int32 rotation signs, and the
+# uint32 data of an FFJORD's probe key.
 _FLOAT_DTYPES = ("float16", "float32", "float64")
-_ARRAY_DTYPES = _FLOAT_DTYPES + ("int32",)
+_ARRAY_DTYPES = _FLOAT_DTYPES + ("int32", "uint32")
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 # Opening a FIFO for reading must not wait for a writer; binary mode matters on Windows.
 _READ_FLAGS = os.O_RDONLY | (os.O_NONBLOCK if os.name == "posix" else os.O_BINARY)
@@ -123,11 +128,22 @@ def _build_coupling(args: dict[str, Any]) -> Any:
     return coupling_gaussianization_flow(jr.key(0), nn_activation=ACTIVATIONS[name], **args)
 
 
+def _build_ffjord(args: dict[str, Any]) -> Any:
+    return ffjord_flow(jr.key(0), **args)
+
+
 #: The public builders a model file can name, keyed by the name it stores.
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "gaussianization_flow": _build_diagonal,
     "coupling_gaussianization_flow": _build_coupling,
+    "ffjord_flow": _build_ffjord,
 }
+
+# Argument kinds beyond int/float/names: a list of sizes, and a count (a positive integer
+# that no array's length bounds, such as a solver's step limit).
+_SIZES = "sizes"
+_COUNT = "count"
+_MAX_COUNT = 1 << 31
 
 # The arguments each builder's architecture() writes, and what each may be: int (a size,
 # no larger than the number of values the arrays hold, since each size is some array's
@@ -141,6 +157,12 @@ _ARGUMENTS: dict[str, dict[str, Any]] = {
         "n_dims": int, "n_layers": int, "n_components": int, "n_bins": int, "interval": float,
         "nn_width": int, "nn_depth": int, "nn_activation": ACTIVATIONS, "input_bound": float,
         "offset_bound": float, "log_scale_bound": float,
+    },
+    "ffjord_flow": {
+        "n_dims": int, "hidden": _SIZES, "activation": ACTIVATIONS,
+        "divergence_mode": DIVERGENCE_MODES, "n_hutchinson_samples": _COUNT,
+        "probe_distribution": PROBE_DISTRIBUTIONS, "solver": tuple(SOLVERS), "adjoint": ADJOINTS,
+        "rtol": float, "atol": float, "max_steps": _COUNT, "t0": float, "t1": float,
     },
 }
 # Sizes that count arrays (one weight array per conditioner layer), not values.
@@ -191,7 +213,10 @@ def _equal_scalars(a: Any, b: Any) -> bool:
 def _architecture(model: Any) -> tuple[str, dict[str, Any]]:
     """The builder and size arguments that rebuild ``model``'s exact structure."""
     try:
-        builder, args = layout.gaussianizer(model).architecture()
+        if isinstance(model, Transformed) and isinstance(model.bijection, FFJORD):
+            builder, args = "ffjord_flow", ffjord_architecture(model)
+        else:
+            builder, args = layout.gaussianizer(model).architecture()
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"cannot save a {type(model).__name__}: {err} (only models built or fitted by "
@@ -659,6 +684,17 @@ def _check_arguments(builder: str, args: dict[str, Any], entries: list[dict], na
                 f"{arg}={value!r} is not a size (an integer from 0 to {most}, the number of "
                 f"{counted} the file holds)"
             )
+        elif kind == _SIZES:
+            ok = isinstance(value, list) and len(value) <= values and all(
+                _is_int(v) and 0 < v <= values for v in value
+            )
+            problem = None if ok else (
+                f"{arg}={value!r} is not a list of sizes (integers from 1 to {values}, the "
+                "number of values the file holds)"
+            )
+        elif kind == _COUNT:
+            ok = _is_int(value) and 0 < value < _MAX_COUNT
+            problem = None if ok else f"{arg}={value!r} is not a positive integer below {_MAX_COUNT}"
         elif kind is float:
             # Comparisons rather than math.isfinite, which overflows on huge integers.
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and -1e308 < value < 1e308

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import jax
 import paramax
-from flowjax.bijections import Invert
+from flowjax.bijections import Chain, Invert
 from flowjax.distributions import StandardNormal, Transformed
 from jaxtyping import Array, ArrayLike
 
@@ -27,6 +27,7 @@ from gauss_flows.bijections import AbstractGaussianizationBlock, Gaussianization
 __all__ = [
     "assemble_flow",
     "blocks",
+    "data_to_latent_layers",
     "from_latent",
     "gaussianizer",
     "is_gaussianization_flow",
@@ -138,6 +139,28 @@ def with_blocks(flow: Transformed, new_blocks: AbstractGaussianizationBlock) -> 
         3
     """
     return assemble_flow(gaussianizer(flow).with_blocks(new_blocks))
+
+
+def data_to_latent_layers(flow: Transformed) -> list:
+    """The layers ``flow.log_prob`` applies (by their inverses), in the order it applies them.
+
+    For ``Transformed(base, Chain([b_1, …, b_k]))`` that is ``[b_k, …, b_1]``; for any other
+    bijection ``[bijection]`` (e.g. a library flow's ``[Invert(G)]``, or an FFJORD).
+
+    Raises:
+        TypeError: If ``flow`` is not a flowjax ``Transformed`` distribution.
+
+    Example:
+        >>> import jax.random as jr
+        >>> import gauss_flows as gf
+        >>> from gauss_flows import layout
+        >>> [type(b).__name__ for b in layout.data_to_latent_layers(gf.gaussianization_flow(jr.key(0), n_dims=2))]
+        ['Invert']
+    """
+    if not isinstance(flow, Transformed):
+        raise TypeError(f"expected a flowjax Transformed distribution; got {type(flow).__name__}")
+    bijection = flow.bijection
+    return list(bijection.bijections)[::-1] if isinstance(bijection, Chain) else [bijection]
 
 
 def to_latent(flow: Transformed, X: ArrayLike) -> Array:

@@ -95,13 +95,24 @@ VARIANTS: dict[str, Callable[[jax.Array], eqx.Module]] = {
 #: their real-line points onto that side through ``ndtr``.
 UNIT_INTERVAL: dict[str, str] = {}
 
+#: Examples (by name) of conditional classes (``cond_shape`` not ``None``) and the
+#: condition the property tests pass to every call.
+CONDITIONS: dict[str, jax.Array] = {}
+
+#: Examples (by name) whose property checks run in the slow set only (each check compiles
+#: an adaptive ODE solve).
+SLOW: set[str] = set()
+
 # Layer families register their classes in ``registry_*.py`` modules beside this one,
-# each defining its own ``REGISTRY`` and optionally ``VARIANTS`` and ``UNIT_INTERVAL``.
+# each defining its own ``REGISTRY`` and optionally ``VARIANTS``, ``UNIT_INTERVAL`` and
+# ``CONDITIONS`` and ``SLOW``.
 for _fragment in sorted(pathlib.Path(__file__).parent.glob("registry_*.py")):
     _module = importlib.import_module(_fragment.stem)
     REGISTRY.update(_module.REGISTRY)
     VARIANTS.update(getattr(_module, "VARIANTS", {}))
     UNIT_INTERVAL.update(getattr(_module, "UNIT_INTERVAL", {}))
+    CONDITIONS.update(getattr(_module, "CONDITIONS", {}))
+    SLOW.update(getattr(_module, "SLOW", set()))
 
 
 def examples() -> dict[str, Callable[[jax.Array], eqx.Module]]:

@@ -22,19 +22,37 @@ import pytest
 from flowjax.bijections.bijection import AbstractBijection
 
 import gauss_flows
-from bijection_registry import N_DIMS, REGISTRY, UNIT_INTERVAL, VARIANTS, examples
+from bijection_registry import CONDITIONS, N_DIMS, REGISTRY, SLOW, UNIT_INTERVAL, VARIANTS, examples
 
 EXAMPLES = examples()
 # Stacks of parts that are checked on their own run in the slow set only.
 NAMES = [
     pytest.param(name, marks=pytest.mark.slow)
-    if name in VARIANTS and name.startswith("GaussianizationStack[")
+    if (name in VARIANTS and name.startswith("GaussianizationStack[")) or name in SLOW
     else name
     for name in sorted(EXAMPLES)
 ]
 # The coupling stack runs the coupling block (checked on its own) under flowjax's Scan;
 # the checks that cost most are run on its parts only.
-PARTS = sorted(set(EXAMPLES) - set(VARIANTS))
+PARTS = [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+    for name in sorted(set(EXAMPLES) - set(VARIANTS))
+]
+
+
+class _Conditioned(AbstractBijection):
+    """A conditional layer with its condition fixed, so the checks call it like the others."""
+
+    layer: AbstractBijection
+    condition: jax.Array
+    shape: tuple[int, ...] = eqx.field(static=True)
+    cond_shape: None = None
+
+    def transform_and_log_det(self, x, condition=None):
+        return self.layer.transform_and_log_det(x, self.condition)
+
+    def inverse_and_log_det(self, y, condition=None):
+        return self.layer.inverse_and_log_det(y, self.condition)
 
 
 def _cast(tree, dtype):
@@ -42,10 +60,22 @@ def _cast(tree, dtype):
 
 
 @functools.cache
+def _built(name):
+    """The registered example ``name`` as its factory builds it."""
+    return EXAMPLES[name](jr.key(0))
+
+
+@functools.cache
 def _example(name, dtype=jnp.float64):
-    """The registered example ``name`` in ``dtype``, built once per test module (layers are
-    immutable pytrees, so every test may share it)."""
-    return _cast(EXAMPLES[name](jr.key(0)), dtype)
+    """The registered example ``name`` in ``dtype``, a conditional one with its condition
+    bound; built once per test module (layers are immutable pytrees, so tests share them)."""
+    layer = _built(name)
+    if layer.cond_shape is not None:
+        assert name in CONDITIONS, f"give the conditional example {name} a condition in CONDITIONS"
+        assert CONDITIONS[name].shape == layer.cond_shape, name
+        # The condition is frozen (not trained), so the gradient check leaves it alone.
+        layer = _Conditioned(layer, paramax.NonTrainable(CONDITIONS[name]), layer.shape)
+    return _cast(layer, dtype)
 
 
 def _points(dtype=jnp.float64, n=8, spread=2.0):
@@ -85,7 +115,7 @@ def test_registry_covers_every_bijection_class():
     missing = _package_bijection_classes() - set(REGISTRY)
     assert not missing, f"register these in bijection_registry.py: {sorted(c.__name__ for c in missing)}"
     for cls in REGISTRY:
-        assert type(_example(cls.__name__)) is cls
+        assert type(_built(cls.__name__)) is cls
 
 
 @eqx.filter_jit

@@ -30,10 +30,10 @@ import optax
 
 from gauss_flows.train.log import TrainingLog
 from gauss_flows.train.loop import train_flow
-from gauss_flows.train.losses import mean_nll
+from gauss_flows.train.losses import AbstractLoss, MeanNLL, mean_nll
 from gauss_flows.train.optimizer import default_optimizer
 
-__all__ = ["TrainingLog", "default_optimizer", "make_optimizer", "mean_nll", "train_flow"]
+__all__ = ["AbstractLoss", "MeanNLL", "TrainingLog", "default_optimizer", "make_optimizer", "mean_nll", "train_flow"]
 
 
 def make_optimizer(

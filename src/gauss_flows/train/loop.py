@@ -42,7 +42,7 @@ from gauss_flows._validation import (
 )
 from gauss_flows.train._data import monitored_data, noise_per_column, row_sharding, split_trainable
 from gauss_flows.train.log import TrainingLog
-from gauss_flows.train.losses import partitioned_mean_nll
+from gauss_flows.train.losses import AbstractLoss, MeanNLL, partitioned_mean_nll
 from gauss_flows.train.optimizer import default_optimizer
 from gauss_flows.train.stopping import EarlyStopping, TimeBudget
 
@@ -51,6 +51,9 @@ __all__ = ["train_flow"]
 # Most records' worth of steps run by one compiled call. Without monitored data or a
 # time budget nothing needs checking between records, so several records run per call.
 _RECORDS_PER_CALL = 20
+
+# Rows the loss's progress figures (e.g. a continuous flow's evaluations) are taken on.
+_PROGRESS_ROWS = 64
 
 # train_flow's defaults that its deprecated keywords are told apart from.
 _DEFAULT_RANDOM_STATE = 1
@@ -85,6 +88,7 @@ def train_flow(
     trainable: Callable[[Any], bool] | PyTree[bool] | None = None,
     warmup: float = 0.3,
     optimizer: optax.GradientTransformation | None = None,
+    loss: AbstractLoss | None = None,
     **deprecated: Any,
 ) -> tuple[AbstractDistribution, TrainingLog]:
     """Train a flow by maximum likelihood on minibatches of ``X``.
@@ -141,6 +145,12 @@ def train_flow(
         optimizer: An optax ``GradientTransformation`` to use instead of the default one
             (``peak_lr``, ``clip_norm`` and ``warmup`` are then not used). The same
             object reuses its compiled steps across calls.
+        loss: The objective the steps minimise, an :class:`~gauss_flows.train.AbstractLoss`
+            (``None``: :class:`~gauss_flows.train.MeanNLL`). For example
+            ``gauss_flows.continuous.RegularisedNLL(kinetic=0.01, jacobian=0.01)`` adds the
+            kinetic-energy and Jacobian-norm penalties of a continuous flow and shows its
+            number of function evaluations in the progress bar. The records and the
+            monitored data sets always report the plain mean NLL.
         **deprecated: The former names, accepted with a ``DeprecationWarning`` for one
             release: that of ``random_state``, and ``noise_std``, the absolute noise
             standard deviation (``noise`` is relative).
@@ -180,6 +190,10 @@ def train_flow(
         steps, peak_lr, clip_norm, batch, log_every, warmup, patience, time_budget, monitored,
         optimizer,
     )
+    if loss is None:
+        loss = MeanNLL()
+    elif not isinstance(loss, AbstractLoss):
+        raise ValueError(f"loss must be an AbstractLoss (e.g. MeanNLL()); got {loss!r}")
     key = jr.key(check_random_state(random_state))
     noise_std = noise_per_column(
         noise, X, relative=not absolute_noise, name="noise_std" if absolute_noise else "noise"
@@ -196,7 +210,7 @@ def train_flow(
     params, done, records = _run(
         params, state, key, X, monitored, noise_std, static=static, optimizer=optimizer,
         settings=settings, progress=show_progress(progress), early=early,
-        budget=TimeBudget(time_budget),
+        budget=TimeBudget(time_budget), loss=loss,
     )
     best_step = None
     if early is not None:
@@ -237,7 +251,7 @@ def _check_settings(
 
 
 def _run(params, state, key, X, monitored, noise_std, *, static, optimizer, settings, progress,
-         early, budget):
+         early, budget, loss):
     """The loop over compiled chunks; ``(params, steps done, (steps, losses, monitored))``."""
     X_val = tuple(monitored.values())
     steps, log_every = settings.steps, settings.log_every
@@ -253,7 +267,7 @@ def _run(params, state, key, X, monitored, noise_std, *, static, optimizer, sett
                 new = _compiled_chunk()(
                     params, state, key, X, X_val, noise_std, static=static, schedule=schedule,
                     optimizer=optimizer, batch=settings.batch, n_steps=n_steps,
-                    batch_sharding=batch_sharding,
+                    batch_sharding=batch_sharding, loss=loss,
                 )
             chunk_losses = np.asarray(new[3])
             finite = np.isfinite(chunk_losses)
@@ -276,7 +290,8 @@ def _run(params, state, key, X, monitored, noise_std, *, static, optimizer, sett
             params, state, key = new[:3]
             done += n_steps
             bar.update(n_steps)
-            bar.set_postfix(nll=f"{chunk_losses[-1]:.3f}")
+            extra = loss.progress(eqx.combine(params, static), X[: _PROGRESS_ROWS]) if progress else {}
+            bar.set_postfix(loss=f"{chunk_losses[-1]:.3f}", **{k: f"{v:.4g}" for k, v in extra.items()})
             if stop or budget.expired():
                 break
     return params, done, (record_steps, losses, values)
@@ -289,7 +304,7 @@ def _compiled_chunk():
 
 def _train_chunk(
     params, state, key, X, X_val, noise_std, *, static, schedule, optimizer, batch, n_steps,
-    batch_sharding=None,
+    batch_sharding=None, loss=MeanNLL(),
 ):
     """``n_steps`` optimiser steps in one compiled scan.
 
@@ -313,9 +328,9 @@ def _train_chunk(
             xb = xb + noise_std * jr.normal(jr.fold_in(sub, 1), xb.shape, xb.dtype)
         if batch_sharding is not None:  # data parallel: each device takes its share of rows
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
-        loss, grads = eqx.filter_value_and_grad(partitioned_mean_nll)(params, static, xb)
+        value, grads = eqx.filter_value_and_grad(lambda p: loss(eqx.combine(p, static), xb))(params)
         updates, state = optimizer.update(grads, state, params)
-        return (eqx.apply_updates(params, updates), state, key), loss
+        return (eqx.apply_updates(params, updates), state, key), value
 
     (params, state, key), losses = jax.lax.scan(step, (params, state, key), length=n_steps)
     return params, state, key, losses, val_nll

@@ -19,12 +19,14 @@ Example:
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax.numpy as jnp
 from flowjax.distributions import AbstractDistribution
 from jaxtyping import Array, PyTree
 
-__all__ = ["mean_nll", "partitioned_mean_nll"]
+__all__ = ["AbstractLoss", "MeanNLL", "mean_nll", "partitioned_mean_nll"]
 
 
 def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
@@ -73,3 +75,37 @@ def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
         1.8379
     """
     return mean_nll(eqx.combine(params, static), X)
+
+
+class AbstractLoss(eqx.Module):
+    """A training objective of a flow on a batch of rows: the mean NLL and any extra terms.
+
+    A loss is a value (its settings are its fields), so :func:`~gauss_flows.train_flow`
+    compiles one training step per loss and reuses it.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, flow: AbstractDistribution, X: Array) -> Array:
+        """The scalar objective on the rows ``X`` (a pure, differentiable JAX function)."""
+
+    @abc.abstractmethod
+    def progress(self, flow: AbstractDistribution, X: Array) -> dict[str, float]:
+        """Extra figures for the progress bar, from the flow and a few rows (may be empty)."""
+
+
+class MeanNLL(AbstractLoss):
+    """The mean negative log-likelihood, :func:`mean_nll`: ``train_flow``'s default loss.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flowjax.distributions import Normal
+        >>> from gauss_flows.train.losses import MeanNLL
+        >>> round(float(MeanNLL()(Normal(jnp.zeros(2)), jnp.zeros((3, 2)))), 4)
+        1.8379
+    """
+
+    def __call__(self, flow: AbstractDistribution, X: Array) -> Array:
+        return mean_nll(flow, X)
+
+    def progress(self, flow: AbstractDistribution, X: Array) -> dict[str, float]:
+        return {}
