@@ -1,0 +1,60 @@
+"""Sphinx configuration of the gauss_flows documentation site."""
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent / "src"))
+# Tutorials execute in a kernel that inherits this environment: headless figures, and
+# the worktree's package first when the docs build from a checkout.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(HERE.parent / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+import gauss_flows  # noqa: E402
+
+project = "gauss_flows"
+author = "gauss_flows developers"
+release = gauss_flows.__version__
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "gf_api",
+]
+
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "README.md"]
+html_theme = "furo"
+html_title = f"gauss_flows {release}"
+html_static_path = []
+
+# Fail on what a reader would trip over: every cross-reference must resolve.
+nitpicky = True
+# Only our own names are checked; types of jax, flowjax, equinox, numpy and the standard
+# library appear in signatures without an inventory to link them to (the build is offline).
+nitpick_ignore_regex = [(r"py:.*", r"(?!gauss_flows\b).*")]
+suppress_warnings = ["myst.header"]
+
+autodoc_typehints = "signature"
+autodoc_member_order = "bysource"
+autodoc_default_options = {"exclude-members": "__init__, __new__"}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+napoleon_custom_sections = [("References", "notes_style")]
+
+# Tutorials: MyST-markdown jupytext notebooks, executed at every build; a cell that
+# raises fails the build, and so does one that runs past two minutes.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 120
+nb_execution_show_tb = True
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
