@@ -182,7 +182,27 @@ def resolve_alias(app: Sphinx, env, node, contnode):
     return None
 
 
+def check_notebook_times(app: Sphinx, env) -> None:
+    """Refuse a tutorial whose execution took longer than ``gf_max_notebook_seconds``."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    limit = app.config.gf_max_notebook_seconds
+    slow = []
+    for docname in sorted(env.found_docs):
+        data = NbMetadataCollector.get_doc_data(env).get(docname, {}).get("exec_data")
+        if data and data.get("runtime") is not None:
+            logger.info("executed %s in %.1f s", docname, data["runtime"])
+            if data["runtime"] > limit:
+                slow.append(f"{docname} ({data['runtime']:.0f} s)")
+    if slow:
+        raise ExtensionError(
+            f"tutorials over the {limit:.0f} s execution limit: " + ", ".join(slow)
+        )
+
+
 def setup(app: Sphinx) -> dict:
+    app.add_config_value("gf_max_notebook_seconds", 120.0, "env")
+    app.connect("env-check-consistency", check_notebook_times)
     app.connect("missing-reference", resolve_alias)
     app.connect("builder-inited", write_reference)
     app.connect("env-check-consistency", check_reference)
