@@ -75,6 +75,8 @@ def _page(group: str, entries: list[gf_public.PublicName]) -> str:
 
 def write_reference(app: Sphinx) -> None:
     """Refuse undocumented names, then write the reference pages from the package."""
+    if not app.config.gf_api_reference:
+        return
     problems = gf_public.coverage_problems()
     if problems:
         for problem in problems:
@@ -116,6 +118,8 @@ def write_reference(app: Sphinx) -> None:
 
 def check_reference(app: Sphinx, env) -> None:
     """Refuse the build when a public name is missing from the rendered reference."""
+    if not app.config.gf_api_reference:
+        return
     documented = set(env.get_domain("py").objects)
     missing = [e.path for e in gf_public.public_names() if e.path not in documented]
     if missing:
@@ -202,6 +206,8 @@ def check_notebook_times(app: Sphinx, env) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_config_value("gf_max_notebook_seconds", 120.0, "env")
+    # False builds a site without the API reference (the extension's own tests do).
+    app.add_config_value("gf_api_reference", True, "env")
     app.connect("env-check-consistency", check_notebook_times)
     app.connect("missing-reference", resolve_alias)
     app.connect("builder-inited", write_reference)
