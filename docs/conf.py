@@ -50,14 +50,15 @@ napoleon_use_rtype = False
 napoleon_custom_sections = [("References", "notes_style")]
 
 # Tutorials: MyST-markdown jupytext notebooks, executed at every build; a cell that
-# raises fails the build, and so does one that runs past two minutes.
+# raises fails the build, and so does a cell or a whole tutorial that runs past five
+# minutes. Each is written to take well under two minutes on two idle cores; the limit
+# leaves room for a machine shared with other jobs, and the execution-times page shows
+# what each took.
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
-nb_execution_timeout = 120
+nb_execution_timeout = 300
 nb_execution_show_tb = True
-# The whole tutorial must run within this many seconds (two minutes on CI's 2 cores); a
-# machine shared with other work may raise it through the environment.
-gf_max_notebook_seconds = float(os.environ.get("GF_DOCS_MAX_NOTEBOOK_SECONDS", "120"))
+gf_max_notebook_seconds = float(os.environ.get("GF_DOCS_MAX_NOTEBOOK_SECONDS", "300"))
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3

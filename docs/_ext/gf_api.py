@@ -205,7 +205,7 @@ def check_notebook_times(app: Sphinx, env) -> None:
 
 
 def setup(app: Sphinx) -> dict:
-    app.add_config_value("gf_max_notebook_seconds", 120.0, "env")
+    app.add_config_value("gf_max_notebook_seconds", 300.0, "env")
     # False builds a site without the API reference (the extension's own tests do).
     app.add_config_value("gf_api_reference", True, "env")
     app.connect("env-check-consistency", check_notebook_times)
