@@ -61,14 +61,17 @@ def _page(group: str, entries: list[gf_public.PublicName]) -> str:
     rest = [e for e in entries if e.path.count(".") > 1]
     if group and top:
         lines += [
-            f"Names defined in ``{modname}`` and also exported by ``{gf_public.PACKAGE}``, "
-            "where they are documented:",
+            f".. rubric:: Also exported as ``{gf_public.PACKAGE}.NAME``",
+            "",
+            f"Defined in ``{modname}``, documented under the shorter path.",
             "",
         ]
     lines += [".. currentmodule:: " + (gf_public.PACKAGE if top else modname), ""]
     for entry in top + rest:
         if entry in rest and entry is rest[0]:
             lines += [f".. currentmodule:: {modname}", ""]
+            if group and top:
+                lines += [f".. rubric:: Only in ``{modname}``", ""]
         lines += [_entry_rst(entry), ""]
     return "\n".join(lines)
 
