@@ -7,9 +7,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent / "src"))
-# Tutorials execute in a kernel that inherits this environment: headless figures, and
-# the worktree's package first when the docs build from a checkout.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Tutorials execute in a kernel that inherits this environment: figures through the
+# notebook (inline) backend whatever the shell sets, and the checkout's package first.
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(HERE.parent / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
@@ -60,5 +60,8 @@ nb_execution_timeout = 300
 nb_execution_show_tb = True
 gf_max_notebook_seconds = float(os.environ.get("GF_DOCS_MAX_NOTEBOOK_SECONDS", "300"))
 nb_merge_streams = True
+# Library warnings and progress-bar notices stay out of the pages; a cell that raises
+# still fails the build.
+nb_output_stderr = "remove"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
