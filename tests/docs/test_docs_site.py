@@ -9,6 +9,7 @@ or a reference that leads nowhere fails a build made with the site's configurati
 from __future__ import annotations
 
 import io
+import os
 import runpy
 import sys
 import textwrap
@@ -98,10 +99,13 @@ kernelspec:
 """
 
 
-def build(tmp_path: Path, body: str) -> tuple[bool, str]:
+def build(tmp_path: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> tuple[bool, str]:
     """Build a one-page site with the docs' own settings; (succeeded, warnings)."""
     from sphinx.application import Sphinx
 
+    # conf.py sets variables for the notebook kernels; keep them out of later tests.
+    for key in ("MPLBACKEND", "PYTHONPATH"):
+        monkeypatch.setenv(key, os.environ.get(key, ""))
     conf = runpy.run_path(str(DOCS / "conf.py"))
     keep = ("nitpicky", "nitpick_ignore_regex", "nb_execution_mode", "nb_execution_raise_on_error",
             "nb_execution_timeout", "myst_enable_extensions", "suppress_warnings")
@@ -131,18 +135,18 @@ print(1 + 1)
 """
 
 
-def test_clean_page_builds(tmp_path):
-    ok, warnings = build(tmp_path, CLEAN)
+def test_clean_page_builds(tmp_path, monkeypatch):
+    ok, warnings = build(tmp_path, CLEAN, monkeypatch)
     assert ok, warnings
 
 
-def test_raising_cell_fails_the_build(tmp_path):
-    ok, warnings = build(tmp_path, CLEAN + "\n```{code-cell} python\nraise ValueError('boom')\n```\n")
+def test_raising_cell_fails_the_build(tmp_path, monkeypatch):
+    ok, warnings = build(tmp_path, CLEAN + "\n```{code-cell} python\nraise ValueError('boom')\n```\n", monkeypatch)
     assert not ok
     assert "ExecutionError" in warnings and "index.md" in warnings
 
 
-def test_dangling_reference_fails_the_build(tmp_path):
-    ok, warnings = build(tmp_path, CLEAN + "\nSee {func}`gauss_flows.no_such_function`.\n")
+def test_dangling_reference_fails_the_build(tmp_path, monkeypatch):
+    ok, warnings = build(tmp_path, CLEAN + "\nSee {func}`gauss_flows.no_such_function`.\n", monkeypatch)
     assert not ok
     assert "gauss_flows.no_such_function" in warnings
