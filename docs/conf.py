@@ -63,5 +63,7 @@ nb_merge_streams = True
 # Library warnings and progress-bar notices stay out of the pages; a cell that raises
 # still fails the build.
 nb_output_stderr = "remove"
+# Markdown outputs (the benchmark tables) are rendered with GitHub-flavoured tables.
+nb_render_markdown_format = "gfm"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
