@@ -55,7 +55,13 @@ MAX_RANDOM_STATE = 2**32 - 1
 
 
 class UsageError(Exception):
-    """A problem with the command line or its inputs: reported in one line, exit code 2."""
+    """A problem with the command line or its inputs: reported in one line, exit code 2.
+
+    Example:
+        >>> from gauss_flows.cli import main
+        >>> main(["score", "no-such-model.gflow", "no-such-data.csv", "-o", "out.csv"])
+        2
+    """
 
 
 # ---- reading and writing tables -----------------------------------------------------------
@@ -176,7 +182,7 @@ def read_csv(
     The rules:
 
     * The file is UTF-8 text; a byte-order mark at its start is dropped. Quoting follows
-      the usual CSV convention (``"a, b"`` is one field, also after ``, ``) and is checked
+      the usual CSV convention (``"a, b"`` is one field, also after a comma and a space) and is checked
       strictly.
     * Whitespace around each field is ignored, and lines holding only whitespace are
       skipped. Every other line is a row, and all rows have as many fields as the first.

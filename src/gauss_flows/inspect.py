@@ -66,6 +66,13 @@ class Intermediates(NamedTuple):
     ``states[0]`` is the data after the fixed standardisation and ``states[b]`` the data
     after block ``b``; the last state is the latent. ``log_dets[b]`` is the cumulative
     ``log |det ∂states[b]/∂x|`` from the raw data ``x``, row by row.
+
+    Example:
+        >>> import numpy as np, gauss_flows as gf
+        >>> X = np.random.default_rng(0).normal(size=(200, 2))
+        >>> out = gf.forward_with_intermediates(gf.fit_rbig(X, n_layers=2, n_components=2), X)
+        >>> out.states.shape, out.log_dets.shape
+        ((3, 200, 2), (3, 200))
     """
 
     states: Array
@@ -194,6 +201,7 @@ def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates
     return Intermediates(*_forward(stack, X))
 
 
+#: The column names of a :class:`LayerTable`, in table order.
 COLUMNS = (
     "block",
     "nongaussianity",
@@ -227,6 +235,13 @@ class LayerTable:
     ``information_reduction``, ``negentropy``, ``total_correlation``, ``mean_error``,
     ``cov_error``, ``ks``, ``log_det``. Print it for a table; :meth:`as_dict` and
     :meth:`to_pandas` hand the data on.
+
+    Example:
+        >>> import numpy as np, gauss_flows as gf
+        >>> X = np.random.default_rng(0).normal(size=(200, 2))
+        >>> table = gf.inspect_layers(gf.fit_rbig(X, n_layers=2, n_components=2), X)
+        >>> table["block"].tolist()
+        [0, 1, 2]
     """
 
     columns: dict[str, np.ndarray] = field(repr=False)

@@ -60,6 +60,7 @@ from gauss_flows.continuous.ffjord import ADJOINTS, DIVERGENCE_MODES, FFJORD, SO
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 
 FORMAT_NAME = "gauss_flows.model"
+#: The model-file format version that :func:`save` writes and :func:`load` reads.
 FORMAT_VERSION = 3
 #: Default ``max_bytes`` of :func:`load`, :func:`read_header` and :func:`from_bytes`: the
 #: most bytes a model file may have, and the most bytes its arrays may declare in all.

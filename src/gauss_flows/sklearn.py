@@ -45,6 +45,7 @@ from gauss_flows.train import train_flow
 
 __all__ = ["STRATEGIES", "GaussianizationDensity"]
 
+#: The values :class:`GaussianizationDensity` takes for ``strategy``.
 STRATEGIES = ("rbig", "warm", "cold", "coupling_warm", "coupling_cold")
 
 _COLD_STEPS, _COLD_LR = 2000, 3e-3

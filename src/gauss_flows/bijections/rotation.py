@@ -108,7 +108,15 @@ _UNROLL_MAX_DIM = 16
 
 
 def householder_product(vectors: Array, signs: Array) -> Array:
-    """The orthogonal matrix ``H(v_1) ⋯ H(v_d) · diag(signs)`` of a set of reflections."""
+    """The orthogonal matrix ``H(v_1) ⋯ H(v_d) · diag(signs)`` of a set of reflections.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from gauss_flows.bijections import householder_product
+        >>> Q = householder_product(jnp.eye(2), jnp.ones(2))
+        >>> bool(jnp.allclose(Q @ Q.T, jnp.eye(2)))
+        True
+    """
     return _reflection_product(vectors) * signs.astype(vectors.dtype)
 
 

@@ -25,7 +25,15 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 class MixtureParams(NamedTuple):
-    """Per-column mixture parameters, each of shape ``(d, K)``."""
+    """Per-column mixture parameters, each of shape ``(d, K)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows.fit import fit_mixture_em
+        >>> params = fit_mixture_em(np.random.default_rng(0).normal(size=(300, 2)), n_components=3)
+        >>> params.means.shape
+        (2, 3)
+    """
 
     logits: Array
     means: Array
