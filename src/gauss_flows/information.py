@@ -160,11 +160,11 @@ class UnresolvedDependenceWarning(UserWarning):
         >>> import numpy as np
         >>> import gauss_flows as gf
         >>> x = np.random.default_rng(0).normal(size=1000)
-        >>> y = x + 1e-7 * np.random.default_rng(1).normal(size=1000)
+        >>> y = x + 1e-3 * np.random.default_rng(1).normal(size=1000)  # truth 6.9 nats
         >>> with warnings.catch_warnings(record=True) as caught:
         ...     warnings.simplefilter("always")
         ...     mi = gf.mutual_information(x, y)
-        >>> caught[0].category.__name__, mi > np.log(1000) / 2
+        >>> caught[0].category.__name__, bool(mi > np.log(1000))
         ('UnresolvedDependenceWarning', True)
 
     References:

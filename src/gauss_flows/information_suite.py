@@ -166,7 +166,7 @@ def conditional_mutual_information(
         >>> x, z = rng.normal(size=(2, 2000))
         >>> y = x + z + rng.normal(size=2000)
         >>> truth = 0.5 * np.log(2)  # I(X; Y | Z) = ½ log(1 + 1)
-        >>> abs(gf.conditional_mutual_information(x, y, z) - truth) < 0.05
+        >>> bool(abs(gf.conditional_mutual_information(x, y, z) - truth) < 0.05)
         True
 
     References:
@@ -439,8 +439,9 @@ def negentropy(
         >>> import gauss_flows as gf
         >>> rng = np.random.default_rng(0)
         >>> X = np.column_stack([rng.normal(size=5000), rng.uniform(size=5000)])
-        >>> np.round(gf.negentropy(X), 2)  # uniform: ½ log(2πe/12) = 0.18
-        array([0.  , 0.18])
+        >>> J = gf.negentropy(X)  # uniform: ½ log(2πe/12) = 0.179
+        >>> float(J[0]), bool(abs(J[1] - 0.179) < 0.02)
+        (0.0, True)
 
     References:
         Vasicek (1976); Laparra et al. (2011); see :mod:`gauss_flows.information`.

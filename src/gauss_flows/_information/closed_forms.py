@@ -58,7 +58,7 @@ def gaussian_entropy(cov: ArrayLike) -> float:
         Cover & Thomas (2006), Theorem 8.4.1.
     """
     c = _covariance(cov)
-    return 0.5 * (c.shape[0] * np.log(2 * np.pi * np.e) + _logdet(c))
+    return float(0.5 * (c.shape[0] * np.log(2 * np.pi * np.e) + _logdet(c)))
 
 
 def gaussian_total_correlation(cov: ArrayLike) -> float:
@@ -70,7 +70,7 @@ def gaussian_total_correlation(cov: ArrayLike) -> float:
         0.5108
     """
     c = _covariance(cov)
-    return 0.5 * (float(np.sum(np.log(np.diag(c)))) - _logdet(c))
+    return float(0.5 * (np.sum(np.log(np.diag(c))) - _logdet(c)))
 
 
 def _split(c: np.ndarray, dims: tuple[int, ...]) -> list[np.ndarray]:
@@ -103,7 +103,7 @@ def gaussian_mutual_information(cov: ArrayLike, d_x: int) -> float:
     """
     c = _covariance(cov)
     x, y = _split(c, (d_x, c.shape[0] - d_x))
-    return 0.5 * (_block_logdet(c, x) + _block_logdet(c, y) - _logdet(c))
+    return float(0.5 * (_block_logdet(c, x) + _block_logdet(c, y) - _logdet(c)))
 
 
 def gaussian_conditional_mutual_information(cov: ArrayLike, dims: tuple[int, int, int]) -> float:
@@ -121,8 +121,8 @@ def gaussian_conditional_mutual_information(cov: ArrayLike, dims: tuple[int, int
     """
     c = _covariance(cov)
     x, y, z = _split(c, dims)
-    return 0.5 * (
-        _block_logdet(c, x, z) + _block_logdet(c, y, z) - _logdet(c) - _block_logdet(c, z)
+    return float(
+        0.5 * (_block_logdet(c, x, z) + _block_logdet(c, y, z) - _logdet(c) - _block_logdet(c, z))
     )
 
 
