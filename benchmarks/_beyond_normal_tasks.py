@@ -126,9 +126,13 @@ def half_cube(x):
     return np.sign(x) * np.abs(x) ** 1.5
 
 
-def spiral(x, speed: float = 1 / 3):
-    """Rotate the plane of the first two coordinates by ``speed · ‖x‖²`` radians."""
-    x = np.array(x, dtype=np.float64)
+def spiral(x, speed: float = 1 / 3, loc: float | np.ndarray = 0.0, scale: float | np.ndarray = 1.0):
+    """Rotate the plane of the first two coordinates by ``speed · ‖x‖²`` radians.
+
+    ``x`` is first standardized by the known ``loc`` and ``scale`` of its coordinates
+    (a fixed affine map), so the spiral's strength does not depend on the base's scale.
+    """
+    x = (np.array(x, dtype=np.float64) - loc) / scale
     angle = speed * np.sum(x**2, axis=1)
     c, s = np.cos(angle), np.sin(angle)
     a, b = x[:, 0].copy(), x[:, 1].copy()
@@ -179,12 +183,16 @@ def _tasks() -> list[Task]:
                     gaussian_mi(c25, 25), _map(_normal(c25, 25), half_cube)))
     for d in (3, 5, 25):
         c = sparse_cov(d, d)
+        sx, sy = np.sqrt(np.diag(c)[:d]), np.sqrt(np.diag(c)[d:])
         out.append(Task(f"spiral-multinormal-sparse-{d}-{d}-2-2.0", "spiral",
-                        gaussian_mi(c, d), _map(_normal(c, d), spiral)))
+                        gaussian_mi(c, d), _map(_normal(c, d), lambda x, s=sx: spiral(x, scale=s),
+                                                lambda y, s=sy: spiral(y, scale=s))))
     for d in (3, 5, 25):
         c = sparse_cov(d, d)
         out.append(Task(f"spiral-normal_cdf-multinormal-sparse-{d}-{d}-2-2.0", "spiral",
-                        gaussian_mi(c, d), _map(_normal(c, d), lambda z: spiral(norm.cdf(z)))))
+                        gaussian_mi(c, d),
+                        _map(_normal(c, d), lambda z, s=np.sqrt(np.diag(c)[:d]): spiral(
+                            norm.cdf(z / s), loc=0.5, scale=np.sqrt(1 / 12)))))
     for d, df in ((2, 1), (3, 2), (5, 2)):
         out.append(Task(f"asinh-student-identity-{d}-{d}-{df}", "Student-t", student_mi(d, d, df),
                         _map(_student(d, d, df), np.arcsinh)))

@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         results = run(args.tasks, args.seeds, args.n, args.rbig_max_dim, args.rbig_seeds, args.raw)
     missing = [t for t in TASKS if t not in results or "gauss_flows" not in results[t]]
+    RESULTS.mkdir(parents=True, exist_ok=True)
     plot(results, RESULTS / "beyond_normal.png")
     body = report(results, args.seeds, args.n)
     if missing:
