@@ -51,11 +51,38 @@ from gauss_flows.fit import (
 from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
 from gauss_flows.information import (
     DiscreteDataWarning,
+    Estimate,
     InformationSettings,
+    Uncertainty,
+    UnresolvedDependenceWarning,
     entropy,
     kl_divergence,
     mutual_information,
     total_correlation,
+)
+from gauss_flows._information.closed_forms import (
+    gaussian_conditional_mutual_information,
+    gaussian_entropy,
+    gaussian_kl_divergence,
+    gaussian_mutual_information,
+    gaussian_total_correlation,
+)
+from gauss_flows.information_flow import (
+    flow_entropy,
+    flow_kl_divergence,
+    flow_mutual_information,
+    flow_total_correlation,
+)
+from gauss_flows.information_suite import (
+    InformationReduction,
+    conditional_mutual_information,
+    dual_total_correlation,
+    information_reduction,
+    interaction_information,
+    jensen_shannon_divergence,
+    negentropy,
+    o_information,
+    pairwise_mutual_information,
 )
 from gauss_flows.inspect import (
     Intermediates,
@@ -129,6 +156,28 @@ __all__ = [
     "total_correlation",
     "train",
     "train_flow",
+    # information measures: uncertainty, the suite, closed forms, measures of a fitted flow
+    "Estimate",
+    "Uncertainty",
+    "UnresolvedDependenceWarning",
+    "gaussian_conditional_mutual_information",
+    "gaussian_entropy",
+    "gaussian_kl_divergence",
+    "gaussian_mutual_information",
+    "gaussian_total_correlation",
+    "flow_entropy",
+    "flow_kl_divergence",
+    "flow_mutual_information",
+    "flow_total_correlation",
+    "InformationReduction",
+    "conditional_mutual_information",
+    "dual_total_correlation",
+    "information_reduction",
+    "interaction_information",
+    "jensen_shannon_divergence",
+    "negentropy",
+    "o_information",
+    "pairwise_mutual_information",
 ]
 
 

@@ -90,6 +90,7 @@ from gauss_flows._information.remainder import (
     scores_total_correlation,
 )
 from gauss_flows._information.settings import InformationSettings
+from gauss_flows._information.uncertainty import Estimate, Uncertainty, subsample_estimate
 from gauss_flows._information.ties import (
     TIE_SALT,
     dequantize,
@@ -103,7 +104,10 @@ from gauss_flows.fit import fit_rbig
 __all__ = [
     "MIN_SAMPLES",
     "DiscreteDataWarning",
+    "Estimate",
     "InformationSettings",
+    "UnresolvedDependenceWarning",
+    "Uncertainty",
     "entropy",
     "kl_divergence",
     "mutual_information",
@@ -137,6 +141,35 @@ class DiscreteDataWarning(UserWarning):
     References:
         Theis, L., van den Oord, A. & Bethge, M. (2016). A note on the evaluation of
         generative models. ICLR (uniform dequantization).
+    """
+
+
+class UnresolvedDependenceWarning(UserWarning):
+    """Dependence too close to deterministic for the sample to resolve.
+
+    Issued when the normal scores' correlation has an eigenvalue ``λ < 1/n²`` (along that
+    direction the data carry more than ``−½ log λ > log n`` nats), or when a mutual
+    information estimate exceeds ``log n``: more than ``n`` rows can show, since no
+    estimator from ``n`` samples can certify more than about ``log n`` nats. The estimate
+    returned is finite and large, but not accurate: only its order of magnitude holds. Exactly deterministic data
+    (a column a monotone function of another, linearly dependent columns) are refused with
+    a ``ValueError`` instead.
+
+    Example:
+        >>> import warnings
+        >>> import numpy as np
+        >>> import gauss_flows as gf
+        >>> x = np.random.default_rng(0).normal(size=1000)
+        >>> y = x + 1e-3 * np.random.default_rng(1).normal(size=1000)  # truth 6.9 nats
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     mi = gf.mutual_information(x, y)
+        >>> caught[0].category.__name__, bool(mi > np.log(1000))
+        ('UnresolvedDependenceWarning', True)
+
+    References:
+        McAllester, D. & Stratos, K. (2020). Formal limitations on the measurement of
+        mutual information. AISTATS.
     """
 
 
@@ -234,10 +267,75 @@ def _scores(X: Array, labels: Labels, s: InformationSettings, quantity: str) -> 
         X, np.flatnonzero(tie_free(X)), labels
     )
     z = scores_from_ranks(ranks, X.dtype)
-    found = found or singular_scores(correlation(z), n, X.dtype, labels)
+    r = correlation(z)
+    found = found or singular_scores(r, n, X.dtype, labels)
     if found:
         raise _refuse(found, labels, quantity, X.dtype)
+    _warn_unresolved(r, n, quantity)
     return z
+
+
+def _warn_unresolved(r: Array, n: int, quantity: str) -> None:
+    """Warn with :class:`UnresolvedDependenceWarning` if ``r`` has an eigenvalue below ``1/n²``."""
+    if r.shape[0] < 2:
+        return
+    smallest = float(np.linalg.eigvalsh(np.asarray(r, np.float64))[0])
+    if smallest < 1.0 / n**2:
+        warnings.warn(
+            f"near-deterministic dependence: the normal scores' correlation has an eigenvalue "
+            f"{smallest:.2e} < 1/n² (n = {n}), i.e. more than log n = {math.log(n):.2f} nats along "
+            f"one direction, which {n} rows cannot resolve; the {quantity} estimate is finite "
+            "but only a lower bound",
+            UnresolvedDependenceWarning,
+            stacklevel=4,
+        )
+
+
+def _beyond_log_n(mi: float, n: int, quantity: str = "mutual information") -> float:
+    """``mi``, warning with :class:`UnresolvedDependenceWarning` if it exceeds ``log n``."""
+    if mi > math.log(n):
+        warnings.warn(
+            f"near-deterministic dependence: the {quantity} estimate {mi:.2f} nats exceeds "
+            f"log n = {math.log(n):.2f}, more than {n} rows can resolve; the estimate is finite "
+            "but only a lower bound's order of magnitude",
+            UnresolvedDependenceWarning,
+            stacklevel=4,
+        )
+    return mi
+
+
+def _nonnegative(value: float, quantity: str) -> float:
+    """A finite estimate of a non-negative measure, cut at 0 (sampling noise around a 0 truth)."""
+    return max(_finite(value, quantity), 0.0)
+
+
+def _check_uncertainty(uncertainty: Uncertainty | None) -> Uncertainty | None:
+    if uncertainty is not None and not isinstance(uncertainty, Uncertainty):
+        raise TypeError(
+            f"uncertainty must be an Uncertainty or None; got {type(uncertainty).__name__}"
+        )
+    return uncertainty
+
+
+def _result(
+    value: float,
+    core: Any,
+    samples: tuple[Array, ...],
+    uncertainty: Uncertainty | None,
+    *,
+    paired: bool,
+    low: float | None = 0.0,
+    high: float | None = None,
+) -> float | Estimate:
+    """``value``, or its :class:`Estimate` by subsampling ``core`` on ``samples``."""
+    if uncertainty is None:
+        return value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnresolvedDependenceWarning)
+        return subsample_estimate(
+            core, samples, value, uncertainty, paired=paired, min_rows=MIN_SAMPLES,
+            low=low, high=high,
+        )
 
 
 def _finite(value: float, quantity: str) -> float:
@@ -277,8 +375,12 @@ def _entropy(X: Array, s: InformationSettings, quantity: str = "entropy") -> flo
 
 
 def total_correlation(
-    X: ArrayLike, *, settings: InformationSettings | None = None, **deprecated: Any
-) -> float:
+    X: ArrayLike,
+    *,
+    settings: InformationSettings | None = None,
+    uncertainty: Uncertainty | None = None,
+    **deprecated: Any,
+) -> float | Estimate:
     """Total correlation ``TC(X) = Σᵢ H(Xᵢ) − H(X)`` (multi-information) in nats.
 
     Invariant under monotone maps of each column: the columns are replaced by their
@@ -290,12 +392,14 @@ def total_correlation(
     Args:
         X: Samples, shape ``(n_samples, n_dims)``.
         settings: How to estimate (:class:`InformationSettings`; ``None``: the defaults).
+        uncertainty: If given (:class:`Uncertainty`), return an :class:`Estimate` with a
+            standard error and interval from subsamples of the rows.
         **deprecated: The former keywords ``spacing``, ``max_blocks`` (now
             ``max_layers``), ``threshold``, ``patience``, ``n_reference`` and
             ``random_state``, mapped into the settings with a ``DeprecationWarning``.
 
     Returns:
-        The estimate (a Python float). It can be slightly negative when the truth is 0.
+        The estimate (a Python float, never negative), or an :class:`Estimate`.
 
     Raises:
         ValueError: For NaN/inf, constant columns, fewer than 20 rows or no more rows than
@@ -315,14 +419,23 @@ def total_correlation(
         Laparra et al. (2011, 2020); see :mod:`gauss_flows.information`.
     """
     s = _settings("total_correlation", settings, deprecated)
+    uncertainty = _check_uncertainty(uncertainty)
     X = _samples(X, "X")
-    z = _scores(X, Labels((("X", 0, X.shape[1]),)), s, "total correlation")
-    return _finite(scores_total_correlation(z, s), "total correlation")
+
+    def core(X: Array) -> float:
+        z = _scores(X, Labels((("X", 0, X.shape[1]),)), s, "total correlation")
+        return _nonnegative(scores_total_correlation(z, s), "total correlation")
+
+    return _result(core(X), core, (X,), uncertainty, paired=True)
 
 
 def entropy(
-    X: ArrayLike, *, settings: InformationSettings | None = None, **deprecated: Any
-) -> float:
+    X: ArrayLike,
+    *,
+    settings: InformationSettings | None = None,
+    uncertainty: Uncertainty | None = None,
+    **deprecated: Any,
+) -> float | Estimate:
     """Differential entropy ``H(X) = Σᵢ H(Xᵢ) − TC(X)`` in nats.
 
     Marginal entropies come from the bias-corrected spacing estimator, the total
@@ -334,10 +447,11 @@ def entropy(
     Args:
         X: Samples, shape ``(n_samples, n_dims)`` (a 1-D array is one column).
         settings: How to estimate (:class:`InformationSettings`; ``None``: the defaults).
+        uncertainty: If given, return an :class:`Estimate` (see :func:`total_correlation`).
         **deprecated: The former keywords of the settings, as in :func:`total_correlation`.
 
     Returns:
-        The estimate (a Python float).
+        The estimate (a Python float), or an :class:`Estimate`.
 
     Raises:
         ValueError: As :func:`total_correlation`; columns that are functions of one
@@ -358,14 +472,22 @@ def entropy(
         (2020) for the total correlation. See :mod:`gauss_flows.information`.
     """
     s = _settings("entropy", settings, deprecated)
+    uncertainty = _check_uncertainty(uncertainty)
     X = _samples(X, "X")
     _warn_discrete(X, check_spacing(s.spacing, X.shape[0]), "X", "differential entropy")
-    return _entropy(X, s)
+    return _result(
+        _entropy(X, s), lambda X: _entropy(X, s), (X,), uncertainty, paired=True, low=None
+    )
 
 
 def mutual_information(
-    X: ArrayLike, Y: ArrayLike, *, settings: InformationSettings | None = None, **deprecated: Any
-) -> float:
+    X: ArrayLike,
+    Y: ArrayLike,
+    *,
+    settings: InformationSettings | None = None,
+    uncertainty: Uncertainty | None = None,
+    **deprecated: Any,
+) -> float | Estimate:
     """Mutual information ``I(X; Y) = TC(X, Y) − TC(X) − TC(Y)`` in nats.
 
     Invariant under monotone maps of each column of ``X`` and of ``Y``. The Gaussian
@@ -378,10 +500,11 @@ def mutual_information(
         X: Samples of the first variable, shape ``(n_samples, d_x)`` (1-D: one column).
         Y: Paired samples of the second, shape ``(n_samples, d_y)`` (1-D: one column).
         settings: How to estimate (:class:`InformationSettings`; ``None``: the defaults).
+        uncertainty: If given, return an :class:`Estimate` (see :func:`total_correlation`).
         **deprecated: The former keywords of the settings, as in :func:`total_correlation`.
 
     Returns:
-        The estimate (a Python float). It can be slightly negative when the truth is 0.
+        The estimate (a Python float, never negative), or an :class:`Estimate`.
 
     Raises:
         ValueError: For NaN/inf, constant columns, fewer than 20 rows or no more rows
@@ -403,6 +526,7 @@ def mutual_information(
         Laparra et al. (2020); see :mod:`gauss_flows.information`.
     """
     s = _settings("mutual_information", settings, deprecated)
+    uncertainty = _check_uncertainty(uncertainty)
     X = _samples(X, "X")
     Y = _samples(Y, "Y")
     if X.shape[0] != Y.shape[0]:
@@ -410,15 +534,19 @@ def mutual_information(
             "X and Y must hold paired samples (the same number of rows); "
             f"got {X.shape[0]} and {Y.shape[0]}"
         )
-    (n, dx), dy = X.shape, Y.shape[1]
-    labels = Labels((("X", 0, dx), ("Y", dx, dx + dy)))
-    XY = jnp.concatenate([X, Y.astype(X.dtype)], axis=1)
-    z = _scores(XY, labels, s, "mutual information")
-    r = correlation(z)
-    gaussian = gaussian_tc(r, n) - gaussian_tc(r[:dx, :dx], n) - gaussian_tc(r[dx:, dx:], n)
-    rest = remainder_value(z, s, 0) - remainder_value(z[:, :dx], s, 1)
-    rest = rest - remainder_value(z[:, dx:], s, 2)
-    return _finite(gaussian + rest, "mutual information")
+
+    def core(X: Array, Y: Array) -> float:
+        (n, dx), dy = X.shape, Y.shape[1]
+        labels = Labels((("X", 0, dx), ("Y", dx, dx + dy)))
+        XY = jnp.concatenate([X, Y.astype(X.dtype)], axis=1)
+        z = _scores(XY, labels, s, "mutual information")
+        r = correlation(z)
+        gaussian = gaussian_tc(r, n) - gaussian_tc(r[:dx, :dx], n) - gaussian_tc(r[dx:, dx:], n)
+        rest = remainder_value(z, s, 0) - remainder_value(z[:, :dx], s, 1)
+        rest = rest - remainder_value(z[:, dx:], s, 2)
+        return _beyond_log_n(_nonnegative(gaussian + rest, "mutual information"), n)
+
+    return _result(core(X, Y), core, (X, Y), uncertainty, paired=True)
 
 
 def kl_divergence(
@@ -428,8 +556,9 @@ def kl_divergence(
     method: str = "auto",
     n_components: int = 8,
     settings: InformationSettings | None = None,
+    uncertainty: Uncertainty | None = None,
     **deprecated: Any,
-) -> float:
+) -> float | Estimate:
     """Kullback–Leibler divergence ``KL(p ‖ q)`` between the distributions of two samples.
 
     ``KL(p ‖ q) = −H(p) − E_p log q``. ``H(p)`` is :func:`entropy` of ``X``. ``log q`` is
@@ -449,10 +578,12 @@ def kl_divergence(
         n_components: Mixture components per dimension of the greedy fit of ``Y``.
         settings: How to estimate (:class:`InformationSettings`; ``None``: the defaults);
             its ``random_state`` also fixes the greedy fit of ``Y``.
+        uncertainty: If given, return an :class:`Estimate`; ``X`` and ``Y`` are
+            subsampled independently (see :func:`total_correlation`).
         **deprecated: The former keywords of the settings, as in :func:`total_correlation`.
 
     Returns:
-        The estimate (a Python float).
+        The estimate (a Python float, never negative), or an :class:`Estimate`.
 
     Raises:
         ValueError: For NaN/inf, constant columns, fewer than 20 rows, different numbers
@@ -480,6 +611,7 @@ def kl_divergence(
         raise ValueError(f"method must be 'auto', 'gaussian' or 'flow'; got {method!r}")
     n_components = check_int("n_components", n_components)
     s = _settings("kl_divergence", settings, deprecated)
+    uncertainty = _check_uncertainty(uncertainty)
     X = _samples(X, "X")
     Y = _samples(Y, "Y").astype(X.dtype)
     if X.shape[1] != Y.shape[1]:
@@ -497,12 +629,17 @@ def kl_divergence(
     # Both samples dequantized once, so every term below sees the same continuous data.
     X, Y = dequantize(X, _key(s, 2)), dequantize(Y, _key(s, 3))
     _scores(Y, Labels((("Y", 0, d),)), s, "KL divergence")
-    cross_entropy = _gaussian_cross_entropy(np.asarray(X, np.float64), np.asarray(Y, np.float64))
-    h_p = _entropy(X, s, "KL divergence")
-    correction = 0.0
-    if method == "flow" or (method == "auto" and _detectably_nongaussian(Y, s)):
-        correction = _nongaussian_log_ratio(X, Y, s, n_components)
-    return _finite(cross_entropy - h_p - correction, "KL divergence")
+    # Whether Y needs the non-Gaussian correction is decided once, on all of Y.
+    flow = method == "flow" or (method == "auto" and _detectably_nongaussian(Y, s))
+
+    def core(X: Array, Y: Array) -> float:
+        x, y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+        cross_entropy = _gaussian_cross_entropy(x, y)
+        h_p = _entropy(X, s, "KL divergence")
+        correction = _nongaussian_log_ratio(X, Y, s, n_components) if flow else 0.0
+        return _nonnegative(cross_entropy - h_p - correction, "KL divergence")
+
+    return _result(core(X, Y), core, (X, Y), uncertainty, paired=False)
 
 
 def _gaussian_cross_entropy(x: np.ndarray, y: np.ndarray) -> float:
