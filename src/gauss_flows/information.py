@@ -304,9 +304,29 @@ def _beyond_log_n(mi: float, n: int, quantity: str = "mutual information") -> fl
     return mi
 
 
+#: How far below 0 (nats) an estimate of a non-negative measure may fall by sampling noise
+#: alone; further below, the fit did not resolve the dependence and a warning says so.
+NEGATIVE_NOISE_NATS = 0.05
+
+
 def _nonnegative(value: float, quantity: str) -> float:
-    """A finite estimate of a non-negative measure, cut at 0 (sampling noise around a 0 truth)."""
-    return max(_finite(value, quantity), 0.0)
+    """A finite estimate of a non-negative measure, cut at 0 (sampling noise around a 0 truth).
+
+    An estimate more than :data:`NEGATIVE_NOISE_NATS` below 0 is no sampling noise: the
+    Gaussianization left structure it could not model (typically data on or near a
+    lower-dimensional manifold), so the 0 returned is flagged as unreliable.
+    """
+    value = _finite(value, quantity)
+    if value < -NEGATIVE_NOISE_NATS:
+        warnings.warn(
+            f"unresolved dependence: the raw {quantity} estimate is {value:.3f} nats, below 0 by "
+            f"more than sampling noise ({NEGATIVE_NOISE_NATS} nats); the data likely lie on or "
+            "near a lower-dimensional manifold the fit could not resolve, so the returned 0 is "
+            "not a reliable estimate",
+            UnresolvedDependenceWarning,
+            stacklevel=4,
+        )
+    return max(value, 0.0)
 
 
 def _check_uncertainty(uncertainty: Uncertainty | None) -> Uncertainty | None:

@@ -14,6 +14,7 @@ import warnings
 import jax.random as jr
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 import gauss_flows as gf
 from gauss_flows._information.gaussian import normal_scores
@@ -155,3 +156,14 @@ def test_no_nan_escapes():
     with pytest.raises(ValueError, match="mutual information estimate is NaN"):
         _finite(float("nan"), "mutual information")
     assert _finite(-math.inf, "entropy") == -math.inf
+
+
+def test_a_curve_in_the_plane_is_flagged_not_reported_as_negative():
+    """X on a 1-D curve (a swiss roll) in 2-D: the fit cannot resolve it, and says so."""
+    rng = np.random.default_rng(0)
+    z = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.75], [0.75, 1.0]], size=1000)
+    t = 1.5 * np.pi * (1 + 2 * norm.cdf(z[:, 0]))
+    x = np.column_stack([t * np.cos(t), t * np.sin(t)]) / 21.0
+    with pytest.warns(gf.information.UnresolvedDependenceWarning, match="raw mutual information"):
+        mi = gf.mutual_information(x, norm.cdf(z[:, 1:]))
+    assert mi >= 0.0
