@@ -6,7 +6,7 @@ warm-starts gradient training (:func:`train_flow`). :func:`fit_density` is the
 recommended one-call recipe.
 """
 
-from gauss_flows import bijections, datasets, fit, layout, train
+from gauss_flows import bijections, datasets, distributions, fit, layout, train
 from gauss_flows._version import __version__
 from gauss_flows.bijections import (
     AbstractGaussianizationBlock,
@@ -32,6 +32,7 @@ from gauss_flows.bijections import (
     RQSplineMarginal,
     SplineCouplingBlock,
 )
+from gauss_flows.distributions import ConditionalDiagGaussian, SurVAEFlow
 from gauss_flows.fit import (
     HistogramFit,
     KDEFit,
@@ -66,6 +67,7 @@ __all__ = [
     "ActNorm",
     "ActNorm1D",
     "AffineCoupling",
+    "ConditionalDiagGaussian",
     "CouplingGaussianizationBlock",
     "DeepSigmoidCoupling",
     "DiscreteDataWarning",
@@ -94,11 +96,13 @@ __all__ = [
     "RotationMarginalBlock",
     "SplineCouplingBlock",
     "SplineFit",
+    "SurVAEFlow",
     "TrainingLog",
     "__version__",
     "bijections",
     "coupling_gaussianization_flow",
     "datasets",
+    "distributions",
     "entropy",
     "fit",
     "fit_density",

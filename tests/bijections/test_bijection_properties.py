@@ -22,18 +22,22 @@ from flowjax.bijections.bijection import AbstractBijection
 
 import gauss_flows
 from bijection_registry import N_DIMS, REGISTRY, UNIT_INTERVAL, VARIANTS, examples
+from registry_conditional import WithCondition, example_condition
 
 EXAMPLES = examples()
 # Stacks of parts that are checked on their own run in the slow set only.
-NAMES = [
-    pytest.param(name, marks=pytest.mark.slow)
-    if name in VARIANTS and name.startswith("GaussianizationStack[")
-    else name
-    for name in sorted(EXAMPLES)
-]
+def _slow(name: str) -> bool:
+    """Stacks of checked parts, and the conditional couplings, run in the slow set only."""
+    return name in VARIANTS and (name.startswith("GaussianizationStack[") or name.endswith("[cond]"))
+
+
+NAMES = [pytest.param(name, marks=pytest.mark.slow) if _slow(name) else name for name in sorted(EXAMPLES)]
 # The coupling stack runs the coupling block (checked on its own) under flowjax's Scan;
-# the checks that cost most are run on its parts only.
-PARTS = sorted(set(EXAMPLES) - set(VARIANTS))
+# the checks that cost most are run on its parts only (and on the conditional couplings).
+PARTS = [
+    pytest.param(name, marks=pytest.mark.slow) if _slow(name) else name
+    for name in sorted(set(EXAMPLES) - set(VARIANTS) | {n for n in VARIANTS if n.endswith("[cond]")})
+]
 
 
 def _cast(tree, dtype):
@@ -41,7 +45,11 @@ def _cast(tree, dtype):
 
 
 def _example(name, dtype=jnp.float64):
-    return _cast(EXAMPLES[name](jr.key(0)), dtype)
+    """The example in ``dtype``; a conditional one with its condition bound."""
+    layer = _cast(EXAMPLES[name](jr.key(0)), dtype)
+    if layer.cond_shape is not None:
+        return WithCondition(layer, example_condition(layer.cond_shape, dtype))
+    return layer
 
 
 def _points(dtype=jnp.float64, n=8, spread=2.0):

@@ -27,7 +27,7 @@ from jaxtyping import Array, PyTree
 __all__ = ["mean_nll", "partitioned_mean_nll"]
 
 
-def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
+def mean_nll(flow: AbstractDistribution, X: Array, condition: Array | None = None) -> Array:
     """Mean negative log-likelihood (nats per row) of the rows ``X`` under ``flow``.
 
     A pure JAX function: it can be jitted and differentiated, and does not check ``X``.
@@ -35,9 +35,10 @@ def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
     Args:
         flow: Any flowjax distribution over vectors.
         X: Rows, shape ``(n_samples, n_dims)``.
+        condition: For a conditional flow, one condition row per row of ``X``.
 
     Returns:
-        The scalar ``-mean(flow.log_prob(X))``.
+        The scalar ``-mean(flow.log_prob(X, condition))``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -46,10 +47,12 @@ def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
         >>> round(float(mean_nll(Normal(jnp.zeros(2)), jnp.zeros((3, 2)))), 4)
         1.8379
     """
-    return -jnp.mean(flow.log_prob(X))
+    return -jnp.mean(flow.log_prob(X, condition))
 
 
-def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
+def partitioned_mean_nll(
+    params: PyTree, static: PyTree, X: Array, condition: Array | None = None
+) -> Array:
     """:func:`mean_nll` of the flow ``eqx.combine(params, static)``.
 
     The form the training step differentiates: the gradient is taken with respect to
@@ -59,6 +62,7 @@ def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
         params: The trained arrays of the flow.
         static: The rest of the flow.
         X: Rows, shape ``(n_samples, n_dims)``.
+        condition: For a conditional flow, one condition row per row of ``X``.
 
     Returns:
         The scalar mean negative log-likelihood.
@@ -72,4 +76,4 @@ def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
         >>> round(float(partitioned_mean_nll(params, static, jnp.zeros((3, 2)))), 4)
         1.8379
     """
-    return mean_nll(eqx.combine(params, static), X)
+    return mean_nll(eqx.combine(params, static), X, condition)
