@@ -42,7 +42,11 @@ from gauss_flows.fit import (
     fit_rbig,
     fit_rbig_coupling,
 )
-from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
+from gauss_flows.flows import (
+    conditional_gaussianization_flow,
+    coupling_gaussianization_flow,
+    gaussianization_flow,
+)
 from gauss_flows.information import (
     DiscreteDataWarning,
     InformationSettings,
@@ -100,6 +104,7 @@ __all__ = [
     "TrainingLog",
     "__version__",
     "bijections",
+    "conditional_gaussianization_flow",
     "coupling_gaussianization_flow",
     "datasets",
     "distributions",

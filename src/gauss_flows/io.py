@@ -53,7 +53,11 @@ from gauss_flows._validation import check_int, special_file_kind
 from gauss_flows._version import __version__
 from gauss_flows.bijections.coupling import ACTIVATIONS
 from gauss_flows.bijections.families import MARGINAL_FAMILIES, ROTATION_FAMILIES
-from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
+from gauss_flows.flows import (
+    conditional_gaussianization_flow,
+    coupling_gaussianization_flow,
+    gaussianization_flow,
+)
 
 FORMAT_NAME = "gauss_flows.model"
 FORMAT_VERSION = 3
@@ -93,7 +97,7 @@ _HEADER = "header.json"
 # Where the skeleton keeps arrays whose values are constrained (key-path suffixes): the
 # standardisation's multipliers 1/scale, ±1 rotation signs, and Householder reflection
 # vectors (normalised on every call, so a zero row makes every density NaN).
-_MULTIPLIER_SUFFIX = ".moments.tree[1]"
+_MULTIPLIER_SUFFIX = (".moments.tree[1]", ".condition_moments.tree[1]")
 _SIGNS_SUFFIX = ".signs"
 _REFLECTION_SUFFIXES = (".blocks.vectors", ".rotation.params")
 
@@ -115,6 +119,14 @@ def _build_diagonal(args: dict[str, Any]) -> Any:
     return gaussianization_flow(jr.key(0), **args)
 
 
+def _build_conditional(args: dict[str, Any]) -> Any:
+    args = dict(args)
+    name = args.pop("nn_activation", "silu")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"the conditioner activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return conditional_gaussianization_flow(jr.key(0), nn_activation=ACTIVATIONS[name], **args)
+
+
 def _build_coupling(args: dict[str, Any]) -> Any:
     args = dict(args)
     name = args.pop("nn_activation", "silu")
@@ -127,6 +139,7 @@ def _build_coupling(args: dict[str, Any]) -> Any:
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "gaussianization_flow": _build_diagonal,
     "coupling_gaussianization_flow": _build_coupling,
+    "conditional_gaussianization_flow": _build_conditional,
 }
 
 # The arguments each builder's architecture() writes, and what each may be: int (a size,
@@ -136,6 +149,11 @@ _ARGUMENTS: dict[str, dict[str, Any]] = {
     "gaussianization_flow": {
         "n_dims": int, "n_layers": int, "n_components": int, "rotation": ROTATION_FAMILIES,
         "n_reflections": int, "marginal": MARGINAL_FAMILIES, "n_bins": int, "interval": float,
+    },
+    "conditional_gaussianization_flow": {
+        "n_dims": int, "n_layers": int, "n_components": int, "cond_dim": int, "nn_width": int,
+        "nn_depth": int, "nn_activation": ACTIVATIONS, "offset_bound": float,
+        "log_scale_bound": float,
     },
     "coupling_gaussianization_flow": {
         "n_dims": int, "n_layers": int, "n_components": int, "n_bins": int, "interval": float,
@@ -191,7 +209,12 @@ def _equal_scalars(a: Any, b: Any) -> bool:
 def _architecture(model: Any) -> tuple[str, dict[str, Any]]:
     """The builder and size arguments that rebuild ``model``'s exact structure."""
     try:
-        builder, args = layout.gaussianizer(model).architecture()
+        if layout.is_conditional_flow(model):
+            conditional = layout.conditional_gaussianizer(model)
+            _, args = conditional.stack.architecture()
+            builder, args = "conditional_gaussianization_flow", args | conditional.architecture()
+        else:
+            builder, args = layout.gaussianizer(model).architecture()
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"cannot save a {type(model).__name__}: {err} (only models built or fitted by "

@@ -16,7 +16,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from gauss_flows._validation import check_int
 from gauss_flows.bijections.conditional_marginal import conditional_offsets
-from gauss_flows.bijections.coupling import conditioner_mlp
+from gauss_flows.bijections.coupling import activation_name, conditioner_mlp
 from gauss_flows.bijections.diagonal_block import (
     GaussianizationBlock,
     _degaussianize,
@@ -105,8 +105,13 @@ class ConditionalGaussianizationStack(AbstractBijection):
             raise ValueError(
                 f"cond_loc and cond_scale must be 1-D of one length; got {loc.shape}, {scale.shape}"
             )
-        if not (bool(jnp.all(jnp.isfinite(loc))) and bool(jnp.all(scale > 0))):
-            raise ValueError("cond_loc must be finite and cond_scale positive and finite")
+        traced = isinstance(loc, jax.core.Tracer) or isinstance(scale, jax.core.Tracer)
+        if not traced and not (
+            bool(jnp.all(jnp.isfinite(loc))) and bool(jnp.all(jnp.isfinite(scale) & (scale > 0)))
+        ):
+            raise ValueError(
+                f"cond_loc must be finite and cond_scale finite and positive; got {loc}, {scale}"
+            )
         for name, value in (("offset_bound", offset_bound), ("log_scale_bound", log_scale_bound)):
             if not float(value) > 0:
                 raise ValueError(f"{name} must be positive; got {value!r}")
@@ -141,14 +146,13 @@ class ConditionalGaussianizationStack(AbstractBijection):
 
     def architecture(self) -> dict[str, Any]:
         """Sizes that rebuild this bijection's structure (with :attr:`stack`'s own)."""
-        first = self.conditioners.layers[0]
         return {
             "cond_dim": int(self.cond_shape[0]),
             "nn_width": int(self.conditioners.width_size),
             "nn_depth": int(self.conditioners.depth),
+            "nn_activation": activation_name(self.conditioners.activation),
             "offset_bound": self.offset_bound,
             "log_scale_bound": self.log_scale_bound,
-            "n_hidden_inputs": int(first.weight.shape[-1]),
         }
 
     def offsets(self, condition: Array) -> tuple[Array, Array, Array]:
