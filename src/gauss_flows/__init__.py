@@ -64,6 +64,7 @@ from gauss_flows.inspect import (
 from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.recipe import fit_density
 from gauss_flows.sklearn import GaussianizationDensity
+from gauss_flows.sklearn_conditional import ConditionalGaussianizationDensity
 from gauss_flows.train import TrainingLog, train_flow
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "ActNorm1D",
     "AffineCoupling",
     "ConditionalDiagGaussian",
+    "ConditionalGaussianizationDensity",
     "CouplingGaussianizationBlock",
     "DeepSigmoidCoupling",
     "DiscreteDataWarning",
