@@ -32,6 +32,7 @@ from gauss_flows.bijections import (
     RQSplineMarginal,
     SplineCouplingBlock,
 )
+from gauss_flows.conditional_information import conditional_entropy
 from gauss_flows.distributions import ConditionalDiagGaussian, SurVAEFlow
 from gauss_flows.fit import (
     HistogramFit,
@@ -107,6 +108,7 @@ __all__ = [
     "__version__",
     "bijections",
     "conditional_gaussianization_flow",
+    "conditional_entropy",
     "coupling_gaussianization_flow",
     "datasets",
     "distributions",

@@ -164,3 +164,19 @@ def test_survae_flow_log_prob_is_the_change_of_variables():
     np.testing.assert_allclose(
         plain.log_prob(x, jr.key(0), condition=c), plain.log_prob(x, jr.key(0))
     )
+
+
+@pytest.mark.slow
+def test_conditional_entropy_of_a_gaussian_conditional():
+    # X = Y + 0.5 eps: H(X | Y) = 0.5 log(2 pi e 0.25).
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(2000, 1))
+    X = Y + 0.5 * rng.normal(size=(2000, 1))
+    flow = gf.fit_rbig(X, condition=Y, n_layers=2, n_components=4)
+    flow, _ = gf.train_flow(flow, X, condition=Y, steps=300, batch=256, peak_lr=3e-3)
+    truth = 0.5 * np.log(2 * np.pi * np.e * 0.25)
+    held_X = Y + 0.5 * rng.normal(size=(2000, 1))
+    assert gf.conditional_entropy(flow, Y, held_X) == pytest.approx(truth, abs=0.1)
+    assert gf.conditional_entropy(flow, Y) == pytest.approx(truth, abs=0.1)
+    with pytest.raises(ValueError, match="conditional flow"):
+        gf.conditional_entropy(gf.fit_rbig(X, n_layers=1), Y)
