@@ -180,3 +180,15 @@ def test_conditional_entropy_of_a_gaussian_conditional():
     assert gf.conditional_entropy(flow, Y) == pytest.approx(truth, abs=0.1)
     with pytest.raises(ValueError, match="conditional flow"):
         gf.conditional_entropy(gf.fit_rbig(X, n_layers=1), Y)
+
+
+def test_inspection_of_a_conditional_flow(fitted):
+    X, Y, plain, conditional = fitted
+    states = gf.forward_with_intermediates(conditional, X, condition=Y)
+    np.testing.assert_allclose(
+        states.states, gf.forward_with_intermediates(plain, X).states, atol=1e-12
+    )
+    table = gf.inspect_layers(conditional, X, condition=Y, tc_method="gaussian")
+    assert len(table) == 4
+    with pytest.raises(ValueError, match="condition"):
+        gf.forward_with_intermediates(conditional, X)

@@ -174,6 +174,24 @@ class ConditionalGaussianizationStack(AbstractBijection):
         params = tuple(p + o for p, o in zip((b.logits, b.means, b.log_scales), offsets))
         return (matrices, *params)
 
+    def transform_with_intermediates(self, x: Array, condition: Array) -> tuple[Array, Array]:
+        """One row through the blocks, keeping the point and cumulative log-det after each.
+
+        Returns:
+            ``(states, log_dets)`` of shapes ``(n_layers + 1, d)`` and ``(n_layers + 1,)``:
+            row 0 after the standardisation, row ``b`` after block ``b``.
+        """
+        x, log_det = self.stack.standardizer.transform_and_log_det(x)
+
+        def step(carry, block):
+            y, total = carry
+            z, block_log_det = _gaussianize(y, *block)
+            out = (z, total + block_log_det)
+            return out, out
+
+        _, (zs, lds) = jax.lax.scan(step, (x, log_det), self._blocks(condition))
+        return jnp.concatenate([x[None], zs]), jnp.concatenate([log_det[None], lds])
+
     def transform_and_log_det(self, x, condition=None):
         x, log_det = self.stack.standardizer.transform_and_log_det(x)
 
