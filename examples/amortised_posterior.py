@@ -61,7 +61,7 @@ def squared(rng, n):
 def calibrate(name, simulate, seed):
     rng = np.random.default_rng(seed)
     theta, x = simulate(rng, N_TRAIN)
-    flow = gf.fit_density(theta, condition=x, steps=3000, random_state=seed)
+    flow = gf.fit_density(theta, condition=x, steps=3000, time_budget=120, random_state=seed)
     theta_t, x_t = simulate(rng, N_TEST)
     draws = np.asarray(flow.sample(jr.key(seed), (N_DRAWS,), condition=x_t))  # (draws, test, 2)
     ranks = np.sum(draws < theta_t[None], axis=0)  # (test, 2), uniform on 0..N_DRAWS if calibrated
