@@ -6,7 +6,7 @@ warm-starts gradient training (:func:`train_flow`). :func:`fit_density` is the
 recommended one-call recipe.
 """
 
-from gauss_flows import bijections, datasets, fit, layout, train
+from gauss_flows import bijections, datasets, distributions, fit, layout, train
 from gauss_flows._version import __version__
 from gauss_flows.continuous import (
     FFJORD,
@@ -39,6 +39,8 @@ from gauss_flows.bijections import (
     RQSplineMarginal,
     SplineCouplingBlock,
 )
+from gauss_flows.conditional_information import conditional_entropy
+from gauss_flows.distributions import ConditionalDiagGaussian, SurVAEFlow
 from gauss_flows.fit import (
     HistogramFit,
     KDEFit,
@@ -48,7 +50,11 @@ from gauss_flows.fit import (
     fit_rbig,
     fit_rbig_coupling,
 )
-from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
+from gauss_flows.flows import (
+    conditional_gaussianization_flow,
+    coupling_gaussianization_flow,
+    gaussianization_flow,
+)
 from gauss_flows.information import (
     DiscreteDataWarning,
     Estimate,
@@ -93,6 +99,7 @@ from gauss_flows.inspect import (
 from gauss_flows.io import ModelFileError, load, read_header, save
 from gauss_flows.recipe import fit_density
 from gauss_flows.sklearn import GaussianizationDensity
+from gauss_flows.sklearn_conditional import ConditionalGaussianizationDensity
 from gauss_flows.train import TrainingLog, train_flow
 
 __all__ = [
@@ -100,6 +107,8 @@ __all__ = [
     "ActNorm",
     "ActNorm1D",
     "AffineCoupling",
+    "ConditionalDiagGaussian",
+    "ConditionalGaussianizationDensity",
     "CouplingGaussianizationBlock",
     "DeepSigmoidCoupling",
     "DiffeqMLP",
@@ -131,12 +140,16 @@ __all__ = [
     "RotationMarginalBlock",
     "SplineCouplingBlock",
     "SplineFit",
+    "SurVAEFlow",
     "TimeTanh",
     "TrainingLog",
     "__version__",
     "bijections",
+    "conditional_gaussianization_flow",
+    "conditional_entropy",
     "coupling_gaussianization_flow",
     "datasets",
+    "distributions",
     "entropy",
     "fit",
     "fit_density",

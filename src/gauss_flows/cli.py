@@ -565,7 +565,7 @@ def _check_output(option: str, path: str | None, inputs: Sequence[str]) -> None:
 
 def _check_paths(args: argparse.Namespace) -> None:
     """:func:`_check_output` for each output of the parsed command, against its inputs."""
-    inputs = [getattr(args, dest) for dest in args.inputs]
+    inputs = [getattr(args, dest) for dest in args.inputs if getattr(args, dest) is not None]
     for dest, option in args.outputs:
         _check_output(option, getattr(args, dest), inputs)
 
@@ -600,8 +600,70 @@ def _training_data(args: argparse.Namespace) -> tuple[np.ndarray, list[str] | No
 # ---- commands --------------------------------------------------------------------------------
 
 
+def _condition_columns(spec: str, names: list[str] | None, n_columns: int) -> list[int]:
+    """The 0-based indices of ``--condition-columns`` (names or indices, comma-separated)."""
+    found = []
+    for item in (s.strip() for s in spec.split(",")):
+        if names and item in names:
+            if names.count(item) > 1:
+                raise UsageError(
+                    f"--condition-columns: the column name {item!r} occurs more than once; "
+                    "give the column by its 0-based index"
+                )
+            found.append(names.index(item))
+        elif item.isdigit() and int(item) < n_columns:
+            found.append(int(item))
+        else:
+            known = f"names {names} or " if names else ""
+            raise UsageError(
+                f"--condition-columns: no column {item!r} (use {known}indices 0..{n_columns - 1})"
+            )
+    if len(set(found)) != len(found):
+        raise UsageError(f"--condition-columns {spec!r} names a column twice")
+    if len(found) >= n_columns:
+        raise UsageError("--condition-columns leaves no target column to model")
+    return found
+
+
+def _split_columns(X: np.ndarray, condition: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    targets = [j for j in range(X.shape[1]) if j not in condition]
+    return X[:, targets], X[:, condition]
+
+
+def _cmd_fit_conditional(args: argparse.Namespace, X: np.ndarray, names: list[str] | None) -> int:
+    if args.strategy not in ("warm", "rbig"):
+        raise UsageError(
+            f"--condition-columns fits with --strategy warm or rbig; got {args.strategy}"
+        )
+    cond = _condition_columns(args.condition_columns, names, X.shape[1])
+    T, C = _split_columns(X, cond)
+    given = {"val_fraction": args.val_fraction, "patience": args.patience}
+    est = gf.ConditionalGaussianizationDensity(
+        strategy=args.strategy, n_layers=args.layers, n_components=args.components,
+        steps=args.steps, random_state=args.random_state,
+        **{k: v for k, v in given.items() if v is not None},
+    ).fit(C, T)
+    target_names = None if names is None else [n for j, n in enumerate(names) if j not in cond]
+    metadata = {
+        "columns": target_names, "condition_columns": cond, "n_data_columns": int(X.shape[1]),
+        "condition_names": None if names is None else [names[j] for j in cond],
+        "strategy": args.strategy, "n_rows": int(X.shape[0]),
+    }
+    with _replacing(args.output) as tmp:
+        gf.save(tmp, est.flow_, metadata=metadata)
+    if not args.quiet:
+        print(
+            f"fitted p(targets | {len(cond)} condition columns) ({args.strategy}) on "
+            f"{X.shape[0]} rows; mean conditional log-density {est.score(C, T):.4f}; "
+            f"saved {args.output}"
+        )
+    return 0
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     X, names = _training_data(args)
+    if args.condition_columns is not None:
+        return _cmd_fit_conditional(args, X, names)
     given = {"val_fraction": args.val_fraction, "patience": args.patience}
     est = gf.GaussianizationDensity(
         strategy=args.strategy, n_layers=args.layers, n_components=args.components,
@@ -620,16 +682,56 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    flow, _ = _load_model(args.model)
-    X, _ = _model_data(args.data, args, flow)
-    values = log_density(flow, X).astype(np.float64)
+    flow, header = _load_model(args.model)
+    if flow.cond_shape is not None:
+        values = _conditional_scores(args, flow, header.get("metadata", {}))
+    else:
+        X, _ = _model_data(args.data, args, flow)
+        values = log_density(flow, X).astype(np.float64)
     write_table(args.output, values, ["log_density"] if args.output not in (None, "-") else None)
     return 0
 
 
+def _conditional_scores(args: argparse.Namespace, flow: Any, metadata: dict) -> np.ndarray:
+    """``log p(targets | condition)`` of every row of DATA, laid out as in ``fit``."""
+    X, _ = read_table(args.data, args.delimiter, args.header)
+    X = X.astype(compute_dtype())
+    width = metadata.get("n_data_columns", flow.shape[0] + flow.cond_shape[0])
+    if X.shape[1] != width:
+        raise UsageError(
+            f"{args.data} has {X.shape[1]} columns but the conditional model was fitted on "
+            f"{width} (targets and condition columns, as in 'fit')"
+        )
+    T, C = _split_columns(X, list(metadata["condition_columns"]))
+    return np.asarray(flow.log_prob(T, condition=C), dtype=np.float64)
+
+
+def _conditional_draws(args: argparse.Namespace, flow: Any) -> np.ndarray:
+    """One draw (or ``-n`` draws) per row of the ``--condition`` table."""
+    if args.condition is None:
+        raise UsageError("the model is conditional: give --condition FILE (one condition per row)")
+    C, _ = read_table(args.condition, args.delimiter, args.header)
+    C = C.astype(compute_dtype())
+    if C.shape[1] != flow.cond_shape[0]:
+        raise UsageError(
+            f"{args.condition} has {C.shape[1]} columns but the model's condition has "
+            f"{flow.cond_shape[0]}"
+        )
+    m = args.n or 1
+    draws = np.asarray(flow.sample(jr.key(args.random_state), (m,), condition=C))
+    return np.moveaxis(draws, 0, 1).reshape(-1, flow.shape[0]).astype(np.float64)
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     flow, header = _load_model(args.model)
-    draws = draw(flow, jr.key(args.random_state), args.n).astype(np.float64)
+    if flow.cond_shape is not None:
+        draws = _conditional_draws(args, flow)
+    elif args.n is None:
+        raise UsageError("give -n N, the number of rows to draw")
+    elif args.condition is not None:
+        raise UsageError("the model is unconditional: it takes no --condition")
+    else:
+        draws = draw(flow, jr.key(args.random_state), args.n).astype(np.float64)
     names = header.get("metadata", {}).get("columns")
     write_table(args.output, draws, names)
     return 0
@@ -874,6 +976,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_random_state(p, "the split, rotations, initialisation and minibatches")
     _add_data_options(p, float64="compute in 64-bit floating point (default: 32-bit, "
                       "unless JAX already runs in 64-bit mode)")
+    p.add_argument("--condition-columns", default=None, metavar="COLS",
+                   help="fit the conditional density of the other columns given these "
+                   "(comma-separated names or 0-based indices); strategies warm and rbig")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bars or summary line")
     p.set_defaults(run=_cmd_fit, inputs=("data",), outputs=(("output", "-o/--output"),))
@@ -890,11 +995,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw rows from a model",
                        description="Draw N rows from the model's density.")
     _add_model_input(p, None)
-    p.add_argument("-n", type=_positive_int, required=True, metavar="N", help="number of rows")
+    p.add_argument("-n", type=_positive_int, default=None, metavar="N",
+                   help="number of rows (a conditional model: draws per condition row, default 1)")
+    p.add_argument("--condition", default=None, metavar="FILE",
+                   help="a conditional model: the conditions to sample at, one per row")
+    _add_data_options(p)
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help=output.format("CSV on stdout"))
     _add_random_state(p, "the draws")
-    p.set_defaults(run=_cmd_sample, inputs=("model",), outputs=(("output", "-o/--output"),))
+    p.set_defaults(run=_cmd_sample, inputs=("model", "condition"), outputs=(("output", "-o/--output"),))
 
     p = sub.add_parser("info", help="entropy, total correlation, mutual information of data",
                        description="Estimate information quantities of DATA by Gaussianization.")

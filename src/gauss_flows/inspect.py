@@ -33,6 +33,7 @@ from jax.scipy.special import ndtr
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows import layout
+from gauss_flows._conditions import as_condition_matrix
 from gauss_flows._information.entropy1d import (
     check_spacing,
     negentropy,
@@ -149,8 +150,23 @@ def _forward(stack: GaussianizationStack, x: Array) -> tuple[Array, Array]:
     return jnp.concatenate([x[None], zs]), jnp.concatenate([log_det[None], lds])
 
 
-def _states(flow: Transformed, X: Array) -> tuple[Array, Array]:
-    """The data after every block (library flows) or every data → latent layer (others)."""
+@eqx.filter_jit
+def _forward_conditional(stack, x: Array, condition: Array) -> tuple[Array, Array]:
+    states, log_dets = jax.vmap(stack.transform_with_intermediates)(x, condition)
+    return jnp.swapaxes(states, 0, 1), jnp.swapaxes(log_dets, 0, 1)
+
+
+def _states(flow: Transformed, X: Array, condition: ArrayLike | None) -> tuple[Array, Array]:
+    """The data after every block (library flows, given ``condition`` for a conditional one)
+    or after every data -> latent layer (other flowjax flows)."""
+    if layout.is_conditional_flow(flow):
+        if condition is None:
+            raise ValueError("the flow is conditional: pass condition=, one row per data row")
+        C = as_condition_matrix(condition, n_rows=X.shape[0], cond_dim=flow.cond_shape[0])
+        stack = paramax.unwrap(layout.conditional_gaussianizer(flow))
+        return _forward_conditional(stack, X, C.astype(X.dtype))
+    if condition is not None:
+        raise ValueError("the flow is unconditional, so it takes no condition")
     if layout.is_gaussianization_flow(flow):
         return _forward(_gaussianizer(flow), X)
     states, log_dets = [X], [jnp.zeros(X.shape[0], X.dtype)]
@@ -171,13 +187,16 @@ def _inverse_rows(layer: AbstractBijection, x: Array) -> tuple[Array, Array]:
     return jax.vmap(layer.inverse_and_log_det)(x)
 
 
-def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates:
+def forward_with_intermediates(
+    flow: Transformed, X: ArrayLike, condition: ArrayLike | None = None
+) -> Intermediates:
     """Push data through a flow's Gaussianizer, keeping the data after every block.
 
     Args:
         flow: A Gaussianization flow (from :func:`gaussianization_flow`,
             :func:`fit_rbig`, the coupling builders, or training).
         X: Data, shape ``(n_samples, n_dims)``.
+        condition: For a conditional flow, one condition row per data row.
 
     Returns:
         :class:`Intermediates` with ``states`` of shape ``(n_layers + 1, n, d)`` and
@@ -196,9 +215,8 @@ def forward_with_intermediates(flow: Transformed, X: ArrayLike) -> Intermediates
         >>> gf.forward_with_intermediates(flow, X).states.shape
         (4, 200, 2)
     """
-    stack = _gaussianizer(flow)
     X = as_data_matrix(X, n_dims=flow.shape[0], min_rows=1, check_constant=False)
-    return Intermediates(*_forward(stack, X))
+    return Intermediates(*_states(flow, X, condition))
 
 
 #: The column names of a :class:`LayerTable`, in table order.
@@ -315,6 +333,7 @@ def inspect_layers(
     tc_method: str = "rbig",
     spacing: int | None = None,
     random_state: int = 0,
+    condition: ArrayLike | None = None,
 ) -> LayerTable:
     """Per-block diagnostics of a flow on data, as a printable :class:`LayerTable`.
 
@@ -336,6 +355,8 @@ def inspect_layers(
             (faster, blind to non-Gaussian dependence).
         spacing: Spacing of the 1-D entropy estimator (``None``: automatic).
         random_state: Integer that fixes the rotations of the total-correlation estimates.
+        condition: For a conditional flow, one condition row per data row (each row is
+            Gaussianized given its own condition).
 
     Returns:
         The table.
@@ -365,7 +386,7 @@ def inspect_layers(
             f"got {type(flow).__name__}"
         )
     X = as_data_matrix(X, n_dims=flow.shape[0], min_rows=MIN_SAMPLES)
-    states, log_dets = _states(flow, X)
+    states, log_dets = _states(flow, X, condition)
     n, d = X.shape
     m = check_spacing(spacing, n)
     j_bias = negentropy_null(n, m, str(X.dtype))[0]

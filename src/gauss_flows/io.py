@@ -57,7 +57,11 @@ from gauss_flows.bijections.families import MARGINAL_FAMILIES, ROTATION_FAMILIES
 from gauss_flows.continuous.builders import ffjord_architecture, ffjord_flow
 from gauss_flows.continuous.divergence import PROBE_DISTRIBUTIONS
 from gauss_flows.continuous.ffjord import ADJOINTS, DIVERGENCE_MODES, FFJORD, SOLVERS
-from gauss_flows.flows import coupling_gaussianization_flow, gaussianization_flow
+from gauss_flows.flows import (
+    conditional_gaussianization_flow,
+    coupling_gaussianization_flow,
+    gaussianization_flow,
+)
 
 FORMAT_NAME = "gauss_flows.model"
 #: The model-file format version that :func:`save` writes and :func:`load` reads.
@@ -99,7 +103,7 @@ _HEADER = "header.json"
 # Where the skeleton keeps arrays whose values are constrained (key-path suffixes): the
 # standardisation's multipliers 1/scale, ±1 rotation signs, and Householder reflection
 # vectors (normalised on every call, so a zero row makes every density NaN).
-_MULTIPLIER_SUFFIX = ".moments.tree[1]"
+_MULTIPLIER_SUFFIX = (".moments.tree[1]", ".condition_moments.tree[1]")
 _SIGNS_SUFFIX = ".signs"
 _REFLECTION_SUFFIXES = (".blocks.vectors", ".rotation.params")
 
@@ -121,6 +125,14 @@ def _build_diagonal(args: dict[str, Any]) -> Any:
     return gaussianization_flow(jr.key(0), **args)
 
 
+def _build_conditional(args: dict[str, Any]) -> Any:
+    args = dict(args)
+    name = args.pop("nn_activation", "silu")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"the conditioner activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return conditional_gaussianization_flow(jr.key(0), nn_activation=ACTIVATIONS[name], **args)
+
+
 def _build_coupling(args: dict[str, Any]) -> Any:
     args = dict(args)
     name = args.pop("nn_activation", "silu")
@@ -138,6 +150,7 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "gaussianization_flow": _build_diagonal,
     "coupling_gaussianization_flow": _build_coupling,
     "ffjord_flow": _build_ffjord,
+    "conditional_gaussianization_flow": _build_conditional,
 }
 
 # Argument kinds beyond int/float/names: a list of sizes, and a count (a positive integer
@@ -153,6 +166,11 @@ _ARGUMENTS: dict[str, dict[str, Any]] = {
     "gaussianization_flow": {
         "n_dims": int, "n_layers": int, "n_components": int, "rotation": ROTATION_FAMILIES,
         "n_reflections": int, "marginal": MARGINAL_FAMILIES, "n_bins": int, "interval": float,
+    },
+    "conditional_gaussianization_flow": {
+        "n_dims": int, "n_layers": int, "n_components": int, "cond_dim": int, "nn_width": int,
+        "nn_depth": int, "nn_activation": ACTIVATIONS, "offset_bound": float,
+        "log_scale_bound": float,
     },
     "coupling_gaussianization_flow": {
         "n_dims": int, "n_layers": int, "n_components": int, "n_bins": int, "interval": float,
@@ -216,6 +234,10 @@ def _architecture(model: Any) -> tuple[str, dict[str, Any]]:
     try:
         if isinstance(model, Transformed) and isinstance(model.bijection, FFJORD):
             builder, args = "ffjord_flow", ffjord_architecture(model)
+        elif layout.is_conditional_flow(model):
+            conditional = layout.conditional_gaussianizer(model)
+            _, args = conditional.stack.architecture()
+            builder, args = "conditional_gaussianization_flow", args | conditional.architecture()
         else:
             builder, args = layout.gaussianizer(model).architecture()
     except (TypeError, ValueError) as err:

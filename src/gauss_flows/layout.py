@@ -22,10 +22,17 @@ from flowjax.bijections import Chain, Invert
 from flowjax.distributions import StandardNormal, Transformed
 from jaxtyping import Array, ArrayLike
 
-from gauss_flows.bijections import AbstractGaussianizationBlock, GaussianizationStack
+from gauss_flows.bijections import (
+    AbstractGaussianizationBlock,
+    ConditionalGaussianizationStack,
+    GaussianizationStack,
+)
 
 __all__ = [
+    "assemble_conditional_flow",
     "assemble_flow",
+    "conditional_gaussianizer",
+    "is_conditional_flow",
     "blocks",
     "data_to_latent_layers",
     "from_latent",
@@ -59,6 +66,49 @@ def assemble_flow(stack: GaussianizationStack) -> Transformed:
     if not isinstance(stack, GaussianizationStack):
         raise TypeError(f"a flow is assembled from a GaussianizationStack; got {type(stack).__name__}")
     return Transformed(StandardNormal(stack.shape), Invert(stack))
+
+
+def assemble_conditional_flow(stack: ConditionalGaussianizationStack) -> Transformed:
+    """Wrap a conditional Gaussianizer as the density ``p(x | y)``: ``Transformed(N(0, I), Invert(G))``.
+
+    Example:
+        >>> import jax.numpy as jnp, jax.random as jr
+        >>> import gauss_flows as gf
+        >>> from gauss_flows import layout
+        >>> X, Y = jr.normal(jr.key(0), (200, 2)), jr.normal(jr.key(1), (200, 1))
+        >>> flow = gf.fit_rbig(X, condition=Y, n_layers=2, n_components=3)
+        >>> layout.is_conditional_flow(flow), flow.cond_shape
+        (True, (1,))
+    """
+    if not isinstance(stack, ConditionalGaussianizationStack):
+        raise TypeError(
+            f"a conditional flow is assembled from a ConditionalGaussianizationStack; got "
+            f"{type(stack).__name__}"
+        )
+    return Transformed(StandardNormal(stack.shape), Invert(stack))
+
+
+def is_conditional_flow(flow: object) -> bool:
+    """Whether ``flow`` is a conditional Gaussianization flow of the library's layout."""
+    return (
+        isinstance(flow, Transformed)
+        and isinstance(flow.bijection, Invert)
+        and isinstance(flow.bijection.bijection, ConditionalGaussianizationStack)
+    )
+
+
+def conditional_gaussianizer(flow: Transformed) -> ConditionalGaussianizationStack:
+    """The conditional flow's Gaussianizer ``G(x | y)`` (data → latent).
+
+    Raises:
+        TypeError: If ``flow`` is not a conditional flow of the library's layout.
+    """
+    if not is_conditional_flow(flow):
+        raise TypeError(
+            "expected a conditional Gaussianization flow, "
+            f"Transformed(N(0, I), Invert(ConditionalGaussianizationStack)); got {type(flow).__name__}"
+        )
+    return flow.bijection.bijection
 
 
 def is_gaussianization_flow(flow: object) -> bool:

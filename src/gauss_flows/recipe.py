@@ -26,6 +26,7 @@ from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
 
 from gauss_flows import layout
+from gauss_flows._conditions import as_condition_matrix
 from gauss_flows._progress import show_progress
 from gauss_flows._validation import as_data_matrix, check_int, check_number, check_random_state
 from gauss_flows.fit.rbig import fit_rbig
@@ -202,6 +203,7 @@ def fit_density(
     patience: int = DEFAULT_PATIENCE,
     nn_width: int = 32,
     train_rotations: bool | None = None,
+    condition: ArrayLike | None = None,
 ) -> Transformed:
     """Fit a Gaussianization flow the recommended way: greedy fit, then fine-tuning.
 
@@ -257,6 +259,11 @@ def fit_density(
         train_rotations: Fine-tune the blocks' rotations too. ``None`` (default): only
             with at least :data:`ROTATION_MIN_ROWS_PER_DIM` training rows per column; a
             rotation has about ``d²/2`` parameters, which fewer rows cannot pin down.
+        condition: Conditions ``Y``, one row per row of ``X``, for a conditional density
+            :math:`p(x \mid y)`: the same recipe on (x, y) pairs, held out together, with
+            the conditional greedy start of ``fit_rbig(X, condition=Y)`` (diagonal
+            architecture; ``nn_width`` is then the width of the condition networks)
+            fine-tuned and early-stopped on held-out pairs.
 
     Returns:
         A flowjax ``Transformed`` with the structure of :func:`coupling_gaussianization_flow`
@@ -287,11 +294,21 @@ def fit_density(
     progress = show_progress(progress)
     X = as_data_matrix(X, min_rows=max(2 * n_components, 3))
     n, n_dims = X.shape
+    C = None
+    if condition is not None:
+        C = as_condition_matrix(condition, n_rows=n).astype(X.dtype)
+        if architecture == "coupling":
+            raise ValueError(
+                "fit_density(condition=...) fits the diagonal conditional architecture; "
+                "architecture='coupling' is not conditional"
+            )
+        architecture = "diagonal"
     runs = fine_tuning_runs(
         n, steps=steps, noise=noise, val_fraction=val_fraction, n_components=n_components
     )
     n_val = held_out_rows(n, val_fraction=val_fraction, n_components=n_components)
     X_train, X_val = _split_rows(X, n_val, random_state)
+    C_train, C_val = (None, None) if C is None else _split_rows(C, n_val, random_state)
     architecture = _choose_architecture(architecture, X_train.shape[0], n_dims)
     greedy = _greedy_fit(
         X_train,
@@ -304,13 +321,14 @@ def fit_density(
         max_layers=max_layers,
         nn_width=nn_width,
         progress=progress,
+        condition=C_train,
     )
     if train_rotations is None:
         train_rotations = X_train.shape[0] >= ROTATION_MIN_ROWS_PER_DIM * n_dims
     options = dict(
         batch=min(batch, X_train.shape[0]),
         random_state=random_state + 1,
-        val_data=X_val,
+        val_data=X_val if C is None else (X_val, C_val),
         patience=patience,
         progress=progress,
         time_budget=None if time_budget is None else time_budget / len(runs),
@@ -323,11 +341,12 @@ def fit_density(
             steps=run_steps,
             peak_lr=default_peak_lr(run_steps) if peak_lr is None else peak_lr,
             noise=level,
+            condition=C_train,
             **options,
         )[0]
         for level, run_steps in runs
     ]
-    return _best_on_held_out(fits, X_val)
+    return _best_on_held_out(fits, X_val, C_val)
 
 
 def _greedy_fit(
@@ -337,6 +356,7 @@ def _greedy_fit(
     *,
     max_layers: int | None,
     nn_width: int,
+    condition: Array | None = None,
     **options,
 ) -> Transformed:
     """The greedy start of :func:`fit_density`, its depth chosen on ``X_val``.
@@ -351,6 +371,8 @@ def _greedy_fit(
         return fit_rbig_coupling(
             X_train, max_layers=max_layers, val_data=X_val, nn_width=nn_width, **options
         )
+    if condition is not None:
+        options |= {"condition": condition, "nn_width": nn_width}
     return fit_rbig(X_train, max_layers=max_layers, val_data=X_val, **options)
 
 
@@ -393,19 +415,26 @@ def _split_rows(X: Array, n_val: int, random_state: int) -> tuple[Array, Array]:
     return X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
 
 
-def _best_on_held_out(fits: list[Transformed], X_val: Array) -> Transformed:
+def _best_on_held_out(
+    fits: list[Transformed], X_val: Array, C_val: Array | None = None
+) -> Transformed:
     """The fit with the lowest mean NLL on the held-out rows (the first among equals)."""
     if len(fits) == 1:
         return fits[0]
     held_out = eqx.filter_jit(mean_nll)
-    return min(fits, key=lambda flow: float(held_out(flow, X_val)))
+    return min(fits, key=lambda flow: float(held_out(flow, X_val, C_val)))
 
 
 def _all_but_rotations(flow: Transformed):
     """A ``train_flow`` filter: every inexact array of ``flow`` except the rotations'."""
     spec = jax.tree.map(eqx.is_inexact_array, flow)
+    def rotations(f):
+        if layout.is_conditional_flow(f):
+            return layout.conditional_gaussianizer(f).stack.blocks.rotation_parts()
+        return layout.blocks(f).rotation_parts()
+
     return eqx.tree_at(
-        lambda f: layout.blocks(f).rotation_parts(),
+        rotations,
         spec,
         replace_fn=lambda rotation: jax.tree.map(lambda _: False, rotation),
     )

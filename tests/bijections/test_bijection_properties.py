@@ -33,10 +33,10 @@ NAMES = [
     for name in sorted(EXAMPLES)
 ]
 # The coupling stack runs the coupling block (checked on its own) under flowjax's Scan;
-# the checks that cost most are run on its parts only.
+# the checks that cost most are run on its parts only (and on the conditional couplings).
 PARTS = [
     pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
-    for name in sorted(set(EXAMPLES) - set(VARIANTS))
+    for name in sorted(set(EXAMPLES) - set(VARIANTS) | {n for n in VARIANTS if n in CONDITIONS})
 ]
 
 

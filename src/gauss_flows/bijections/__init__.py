@@ -9,6 +9,8 @@ from gauss_flows.bijections.flowjax_couplings import (
     RQSplineCoupling,
 )
 from gauss_flows.bijections.sum_of_sigmoids import SumOfSigmoids
+from gauss_flows.bijections.conditional_marginal import ConditionalMixtureGaussianCDF
+from gauss_flows.bijections.conditional_stack import ConditionalGaussianizationStack
 from gauss_flows.bijections.coupling_block import CouplingGaussianizationBlock
 from gauss_flows.bijections.diagonal_block import GaussianizationBlock
 from gauss_flows.bijections.histogram import HistogramCDF, HistogramGaussianCDF
@@ -42,6 +44,8 @@ __all__ = [
     "ActNorm",
     "ActNorm1D",
     "AffineCoupling",
+    "ConditionalGaussianizationStack",
+    "ConditionalMixtureGaussianCDF",
     "CouplingGaussianizationBlock",
     "DeepSigmoidCoupling",
     "FixedRotation",

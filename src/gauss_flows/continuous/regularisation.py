@@ -83,13 +83,27 @@ class RegularisedNLL(AbstractLoss):
         nll = -jnp.mean(flow.base_dist.log_prob(z) + log_det)
         return nll, kinetic, jacobian
 
-    def __call__(self, flow: AbstractDistribution, X: Array) -> Array:
+    def __call__(
+        self, flow: AbstractDistribution, X: Array, condition: Array | None = None
+    ) -> Array:
+        _unconditional(condition)
         nll, kinetic, jacobian = self._terms(flow, X)
         return nll + self.kinetic * kinetic + self.jacobian * jacobian
 
-    def progress(self, flow: AbstractDistribution, X: Array) -> dict[str, float]:
+    def progress(
+        self, flow: AbstractDistribution, X: Array, condition: Array | None = None
+    ) -> dict[str, float]:
         """The mean number of vector-field evaluations of the FFJORD solves on ``X``."""
+        _unconditional(condition)
         return {"nfe": _mean_nfe(flow, X)}
+
+
+def _unconditional(condition: Array | None) -> None:
+    if condition is not None:
+        raise ValueError(
+            "RegularisedNLL trains unconditional continuous flows; got a condition "
+            "(train a conditional flow with the default loss, MeanNLL)"
+        )
 
 
 def _mean_nfe(flow: AbstractDistribution, X: Array) -> float:

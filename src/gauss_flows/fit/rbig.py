@@ -9,6 +9,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 from flowjax.distributions import Transformed
 from jaxtyping import Array, ArrayLike
@@ -39,7 +40,9 @@ from gauss_flows.bijections.block import AbstractGaussianizationBlock
 from gauss_flows.bijections.rotation_marginal_block import RotationMarginalBlock
 from gauss_flows.fit.marginal_fit import AbstractMarginalFit, marginal_from_keywords
 from gauss_flows.fit.rotations import AbstractRotationRule, as_rotation_rule
-from gauss_flows.layout import assemble_flow
+from gauss_flows._conditions import as_condition_matrix, condition_moments
+from gauss_flows.bijections.conditional_stack import ConditionalGaussianizationStack
+from gauss_flows.layout import assemble_conditional_flow, assemble_flow, gaussianizer
 
 
 def fit_rbig(
@@ -57,6 +60,9 @@ def fit_rbig(
     val_data: ArrayLike | None = None,
     component_counts: Sequence[int] | None = None,
     progress: bool | None = None,
+    condition: ArrayLike | None = None,
+    nn_width: int = 32,
+    nn_depth: int = 1,
     **deprecated_options: object,
 ) -> Transformed:
     """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
@@ -113,6 +119,17 @@ def fit_rbig(
             held-out log-likelihood with ``val_data``). ``None`` shows it only when
             standard error is a terminal and the ``CI`` environment variable is not set,
             the rule of every ``progress`` option (:func:`train_flow`'s too).
+        condition: Conditions ``Y``, one row per row of ``X`` (shape ``(n_samples, c)``,
+            or ``(n_samples,)`` for one column), for a conditional density
+            :math:`p(x \mid y)`. The greedy fit is that of ``X`` alone; every block's
+            marginal maps then get a network of the (standardised) condition whose
+            bounded offsets move their mixture parameters
+            (:class:`~gauss_flows.bijections.ConditionalGaussianizationStack`). Its output
+            weights start at zero, so the returned conditional flow equals the
+            unconditional greedy fit for every condition until :func:`train_flow` (with
+            ``condition=``) learns the dependence. Needs the mixture marginal family.
+        nn_width: Hidden width of each block's condition network (with ``condition``).
+        nn_depth: Hidden layers of each block's condition network (with ``condition``).
         **deprecated_options: The former marginal-fit keywords ``em_steps``, ``em_tol``,
             ``em_accelerate``, ``min_scale``, ``prior_count`` and ``tail_weight``, each
             setting the :class:`~gauss_flows.fit.MixtureFit` field of its name
@@ -120,11 +137,14 @@ def fit_rbig(
             removed in the next release.
 
     Returns:
-        A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``.
+        A flowjax ``Transformed`` distribution: ``Transformed(N(0, I), Invert(G))``;
+        with ``condition``, ``G`` is conditional and ``flow.cond_shape == (c,)``.
 
     Raises:
         ValueError: For NaN or inf values, data that is not 2-D, fewer rows than
-            ``max(2 * n_components, 3)``, a constant column, or invalid settings.
+            ``max(2 * n_components, 3)``, a constant column, or invalid settings; for a
+            condition with NaN or inf, another number of rows than ``X``, or more than
+            two axes.
         TypeError: For unknown keywords, or a deprecated keyword given with ``marginal``.
 
     Example:
@@ -156,7 +176,22 @@ def fit_rbig(
         progress=progress,
         **deprecated_options,
     )
-    return _fit_greedy(as_data_matrix(X, min_rows=settings.min_rows), settings)
+    X = as_data_matrix(X, min_rows=settings.min_rows)
+    if condition is None:
+        return _fit_greedy(X, settings)
+    C = as_condition_matrix(condition, n_rows=X.shape[0])
+    flow = _fit_greedy(X, settings)
+    stack = gaussianizer(flow)
+    if not isinstance(stack.blocks, GaussianizationBlock):
+        raise ValueError(
+            "fit_rbig(condition=...) needs the mixture marginal family (marginal=None or "
+            f"'mixture'); got blocks of {type(stack.blocks).__name__}"
+        )
+    loc, scale = condition_moments(C.astype(X.dtype))
+    conditional = ConditionalGaussianizationStack(
+        jr.key(settings.random_state), stack, loc, scale, nn_width=nn_width, nn_depth=nn_depth
+    )
+    return assemble_conditional_flow(conditional)
 
 
 class _Greedy(NamedTuple):

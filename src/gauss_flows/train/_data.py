@@ -35,8 +35,10 @@ __all__ = ["monitored_data", "noise_per_column", "row_sharding", "split_trainabl
 
 
 def monitored_data(
-    val_data: ArrayLike | Mapping[str, ArrayLike] | None, X: Array
-) -> dict[str, Array]:
+    val_data: ArrayLike | Mapping[str, ArrayLike] | None,
+    X: Array,
+    condition: Array | None = None,
+) -> dict[str, Array | tuple[Array, Array]]:
     """``val_data`` as named data sets, each checked against ``X`` and cast to its dtype.
 
     Empty without ``val_data``; a single array is named ``"val_data"``.
@@ -44,9 +46,12 @@ def monitored_data(
     Args:
         val_data: ``None``, one data set, or a mapping of names to data sets.
         X: The (checked) training data.
+        condition: The (checked) training conditions of a conditional flow; each data set
+            is then a pair ``(X_v, Y_v)`` of rows and their conditions.
 
     Returns:
-        A dict of names to arrays with ``X``'s columns and dtype, in the given order.
+        A dict of names to arrays with ``X``'s columns and dtype (pairs of arrays for a
+        conditional flow), in the given order.
 
     Raises:
         ValueError: For an empty mapping, a name that is not a string, or a data set
@@ -60,6 +65,8 @@ def monitored_data(
     """
     if val_data is None:
         return {}
+    if condition is not None:
+        return _monitored_pairs(val_data, X, condition)
     single = not isinstance(val_data, Mapping)
     if single:
         val_data = {"val_data": val_data}
@@ -73,6 +80,33 @@ def monitored_data(
         checked[name] = as_data_matrix(
             data, name=label, n_dims=X.shape[1], min_rows=1, check_constant=False
         ).astype(X.dtype)
+    return checked
+
+
+def _monitored_pairs(val_data, X: Array, condition: Array) -> dict[str, tuple[Array, Array]]:
+    """Held-out ``(rows, conditions)`` pairs of a conditional flow, checked and named."""
+    from gauss_flows._conditions import as_condition_matrix
+
+    named = val_data if isinstance(val_data, Mapping) else {"val_data": val_data}
+    if not named:
+        raise ValueError("val_data is an empty mapping; give at least one data set")
+    checked = {}
+    for name, pair in named.items():
+        label = "val_data" if named is not val_data else f"val_data[{name!r}]"
+        if not isinstance(name, str):
+            raise ValueError(f"val_data's names must be strings; got {name!r}")
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(
+                f"{label} of a conditional flow must be a pair (X_val, condition_val); "
+                f"got {type(pair).__name__}"
+            )
+        rows = as_data_matrix(
+            pair[0], name=label, n_dims=X.shape[1], min_rows=1, check_constant=False
+        ).astype(X.dtype)
+        conds = as_condition_matrix(
+            pair[1], n_rows=rows.shape[0], cond_dim=condition.shape[1], name=f"{label} condition"
+        ).astype(X.dtype)
+        checked[name] = (rows, conds)
     return checked
 
 

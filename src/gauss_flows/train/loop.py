@@ -30,6 +30,7 @@ from flowjax.distributions import AbstractDistribution
 from jaxtyping import ArrayLike, PyTree
 from tqdm.auto import tqdm
 
+from gauss_flows._conditions import as_condition_matrix, require_condition
 from gauss_flows._compile_mode import native_reductions, training_compiler_options
 from gauss_flows._progress import show_progress
 from gauss_flows._validation import (
@@ -89,6 +90,7 @@ def train_flow(
     warmup: float = 0.3,
     optimizer: optax.GradientTransformation | None = None,
     loss: AbstractLoss | None = None,
+    condition: ArrayLike | None = None,
     **deprecated: Any,
 ) -> tuple[AbstractDistribution, TrainingLog]:
     """Train a flow by maximum likelihood on minibatches of ``X``.
@@ -151,6 +153,11 @@ def train_flow(
             kinetic-energy and Jacobian-norm penalties of a continuous flow and shows its
             number of function evaluations in the progress bar. The records and the
             monitored data sets always report the plain mean NLL.
+        condition: For a conditional flow (``flow.cond_shape`` set, e.g. from
+            ``fit_rbig(X, condition=Y)``): one condition row per row of ``X``, drawn
+            with its row into every minibatch; ``val_data`` is then a pair
+            ``(X_val, Y_val)`` (or a mapping of names to pairs), so validation and early
+            stopping use held-out (x, y) pairs.
         **deprecated: The former names, accepted with a ``DeprecationWarning`` for one
             release: that of ``random_state``, and ``noise_std``, the absolute noise
             standard deviation (``noise`` is relative).
@@ -163,7 +170,9 @@ def train_flow(
         exists).
 
     Raises:
-        ValueError: For NaN/inf or wrongly shaped data, or invalid settings.
+        ValueError: For NaN/inf or wrongly shaped data, or invalid settings; for a
+            conditional flow without ``condition`` (or an unconditional one with it), or a
+            condition with NaN/inf, the wrong number of columns or of rows.
         TypeError: For an unknown keyword, or a deprecated keyword given with its new
             name.
 
@@ -185,7 +194,13 @@ def train_flow(
 
     n_dims = flow.shape[0] if flow.shape else None
     X = as_data_matrix(X, n_dims=n_dims, min_rows=1, check_constant=False)
-    monitored = monitored_data(val_data, X)
+    require_condition(flow.cond_shape, condition, "train_flow")
+    C = None
+    if condition is not None:
+        C = as_condition_matrix(
+            condition, n_rows=X.shape[0], cond_dim=flow.cond_shape[0]
+        ).astype(X.dtype)
+    monitored = monitored_data(val_data, X, C)
     settings = _check_settings(
         steps, peak_lr, clip_norm, batch, log_every, warmup, patience, time_budget, monitored,
         optimizer,
@@ -208,14 +223,14 @@ def train_flow(
         early = EarlyStopping(settings.patience_records, params)
 
     params, done, records = _run(
-        params, state, key, X, monitored, noise_std, static=static, optimizer=optimizer,
+        params, state, key, (X, C), monitored, noise_std, static=static, optimizer=optimizer,
         settings=settings, progress=show_progress(progress), early=early,
         budget=TimeBudget(time_budget), loss=loss,
     )
     best_step = None
     if early is not None:
         watched = next(iter(monitored.values()))
-        last = float(eqx.filter_jit(partitioned_mean_nll)(params, static, watched))
+        last = float(eqx.filter_jit(partitioned_mean_nll)(params, static, *_pair(watched)))
         params, best_step = early.choose(last, params, done)
     log = TrainingLog(
         steps=np.asarray(records[0], dtype=int),
@@ -225,6 +240,11 @@ def train_flow(
         best_step=best_step,
     )
     return eqx.combine(params, static), log
+
+
+def _pair(data) -> tuple:
+    """A monitored data set as ``(rows, conditions or None)``."""
+    return data if isinstance(data, tuple) else (data, None)
 
 
 def _check_settings(
@@ -252,11 +272,14 @@ def _check_settings(
 
 def _run(params, state, key, X, monitored, noise_std, *, static, optimizer, settings, progress,
          early, budget, loss):
-    """The loop over compiled chunks; ``(params, steps done, (steps, losses, monitored))``."""
-    X_val = tuple(monitored.values())
+    """The loop over compiled chunks; ``(params, steps done, (steps, losses, monitored))``.
+
+    ``X`` is the pair ``(rows, conditions or None)``.
+    """
+    X_val = tuple(_pair(v) for v in monitored.values())
     steps, log_every = settings.steps, settings.log_every
     schedule = settings.schedule if optimizer is None else None
-    batch_sharding = row_sharding(X, settings.batch)
+    batch_sharding = row_sharding(X[0], settings.batch)
     record_steps, losses, values = [], [], [[] for _ in X_val]
     per_call = 1 if X_val or budget.seconds is not None else _RECORDS_PER_CALL
     done = 0
@@ -290,11 +313,17 @@ def _run(params, state, key, X, monitored, noise_std, *, static, optimizer, sett
             params, state, key = new[:3]
             done += n_steps
             bar.update(n_steps)
-            extra = loss.progress(eqx.combine(params, static), X[: _PROGRESS_ROWS]) if progress else {}
+            extra = loss.progress(eqx.combine(params, static), *_first_rows(X)) if progress else {}
             bar.set_postfix(loss=f"{chunk_losses[-1]:.3f}", **{k: f"{v:.4g}" for k, v in extra.items()})
             if stop or budget.expired():
                 break
     return params, done, (record_steps, losses, values)
+
+
+def _first_rows(X):
+    """The first rows of the pair ``(rows, conditions or None)`` (for progress figures)."""
+    rows, conditions = X
+    return rows[:_PROGRESS_ROWS], None if conditions is None else conditions[:_PROGRESS_ROWS]
 
 
 @functools.cache
@@ -311,24 +340,29 @@ def _train_chunk(
     ``optimizer`` is a user's optax transformation, or ``None`` for
     :func:`default_optimizer` rebuilt from ``schedule`` (its arguments) inside the
     compiled function, so that repeated calls with the same settings reuse the
-    compilation. ``X_val`` is a tuple of monitored data sets (possibly empty).
+    compilation. ``X`` is the pair ``(rows, conditions or None)``; ``X_val`` is a tuple
+    of such pairs, the monitored data sets (possibly empty).
     Returns the new parameters, optimiser state and key, the loss of every step, and the
     mean NLL of every monitored data set at the chunk's start.
     """
     if optimizer is None:
         optimizer = default_optimizer(*schedule)
-    val_nll = tuple(partitioned_mean_nll(params, static, X_v) for X_v in X_val)
+    X, C = X
+    val_nll = tuple(partitioned_mean_nll(params, static, *X_v) for X_v in X_val)
 
     def step(carry, _):
         params, state, key = carry
         key, sub = jr.split(key)
         idx = jr.randint(sub, (batch,), 0, X.shape[0])
         xb = X[idx]
+        cb = None if C is None else C[idx]
         if noise_std is not None:
             xb = xb + noise_std * jr.normal(jr.fold_in(sub, 1), xb.shape, xb.dtype)
         if batch_sharding is not None:  # data parallel: each device takes its share of rows
             xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
-        value, grads = eqx.filter_value_and_grad(lambda p: loss(eqx.combine(p, static), xb))(params)
+        value, grads = eqx.filter_value_and_grad(
+            lambda p: loss(eqx.combine(p, static), xb, cb)
+        )(params)
         updates, state = optimizer.update(grads, state, params)
         return (eqx.apply_updates(params, updates), state, key), value
 

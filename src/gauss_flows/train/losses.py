@@ -29,7 +29,7 @@ from jaxtyping import Array, PyTree
 __all__ = ["AbstractLoss", "MeanNLL", "mean_nll", "partitioned_mean_nll"]
 
 
-def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
+def mean_nll(flow: AbstractDistribution, X: Array, condition: Array | None = None) -> Array:
     """Mean negative log-likelihood (nats per row) of the rows ``X`` under ``flow``.
 
     A pure JAX function: it can be jitted and differentiated, and does not check ``X``.
@@ -37,9 +37,10 @@ def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
     Args:
         flow: Any flowjax distribution over vectors.
         X: Rows, shape ``(n_samples, n_dims)``.
+        condition: For a conditional flow, one condition row per row of ``X``.
 
     Returns:
-        The scalar ``-mean(flow.log_prob(X))``.
+        The scalar ``-mean(flow.log_prob(X, condition))``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -48,10 +49,12 @@ def mean_nll(flow: AbstractDistribution, X: Array) -> Array:
         >>> round(float(mean_nll(Normal(jnp.zeros(2)), jnp.zeros((3, 2)))), 4)
         1.8379
     """
-    return -jnp.mean(flow.log_prob(X))
+    return -jnp.mean(flow.log_prob(X, condition))
 
 
-def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
+def partitioned_mean_nll(
+    params: PyTree, static: PyTree, X: Array, condition: Array | None = None
+) -> Array:
     """:func:`mean_nll` of the flow ``eqx.combine(params, static)``.
 
     The form the training step differentiates: the gradient is taken with respect to
@@ -61,6 +64,7 @@ def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
         params: The trained arrays of the flow.
         static: The rest of the flow.
         X: Rows, shape ``(n_samples, n_dims)``.
+        condition: For a conditional flow, one condition row per row of ``X``.
 
     Returns:
         The scalar mean negative log-likelihood.
@@ -74,7 +78,7 @@ def partitioned_mean_nll(params: PyTree, static: PyTree, X: Array) -> Array:
         >>> round(float(partitioned_mean_nll(params, static, jnp.zeros((3, 2)))), 4)
         1.8379
     """
-    return mean_nll(eqx.combine(params, static), X)
+    return mean_nll(eqx.combine(params, static), X, condition)
 
 
 class AbstractLoss(eqx.Module):
@@ -85,11 +89,16 @@ class AbstractLoss(eqx.Module):
     """
 
     @abc.abstractmethod
-    def __call__(self, flow: AbstractDistribution, X: Array) -> Array:
-        """The scalar objective on the rows ``X`` (a pure, differentiable JAX function)."""
+    def __call__(
+        self, flow: AbstractDistribution, X: Array, condition: Array | None = None
+    ) -> Array:
+        """The scalar objective on the rows ``X`` (a pure, differentiable JAX function);
+        ``condition`` holds one row per row of ``X`` for a conditional flow."""
 
     @abc.abstractmethod
-    def progress(self, flow: AbstractDistribution, X: Array) -> dict[str, float]:
+    def progress(
+        self, flow: AbstractDistribution, X: Array, condition: Array | None = None
+    ) -> dict[str, float]:
         """Extra figures for the progress bar, from the flow and a few rows (may be empty)."""
 
 
@@ -104,8 +113,12 @@ class MeanNLL(AbstractLoss):
         1.8379
     """
 
-    def __call__(self, flow: AbstractDistribution, X: Array) -> Array:
-        return mean_nll(flow, X)
+    def __call__(
+        self, flow: AbstractDistribution, X: Array, condition: Array | None = None
+    ) -> Array:
+        return mean_nll(flow, X, condition)
 
-    def progress(self, flow: AbstractDistribution, X: Array) -> dict[str, float]:
+    def progress(
+        self, flow: AbstractDistribution, X: Array, condition: Array | None = None
+    ) -> dict[str, float]:
         return {}
