@@ -97,7 +97,19 @@ def fit_rbig_coupling(
         Dinh, Sohl-Dickstein & Bengio (2017), "Density estimation using Real NVP", ICLR.
     """
     # fit_rbig's own defaults for the options not given; the sizes are this function's.
-    options = {**fit_rbig.__kwdefaults__, **fit_rbig_options}
+    if fit_rbig_options.get("condition") is not None:
+        raise ValueError(
+            "fit_rbig_coupling fits unconditional flows; for p(x | y) use "
+            "fit_rbig(X, condition=Y) or fit_density(X, condition=Y)"
+        )
+    fit_rbig_options.pop("condition", None)
+    # The condition network's sizes are fit_rbig's conditional options, not greedy settings.
+    greedy_defaults = {
+        name: value
+        for name, value in fit_rbig.__kwdefaults__.items()
+        if name not in ("condition", "nn_width", "nn_depth")
+    }
+    options = {**greedy_defaults, **fit_rbig_options}
     options.update(n_layers=n_layers, n_components=n_components, random_state=random_state)
     settings = _greedy_settings("fit_rbig_coupling", **options)
     if not isinstance(settings.marginal, (MixtureFit, KDEFit)):
