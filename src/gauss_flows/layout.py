@@ -89,7 +89,19 @@ def assemble_conditional_flow(stack: ConditionalGaussianizationStack) -> Transfo
 
 
 def is_conditional_flow(flow: object) -> bool:
-    """Whether ``flow`` is a conditional Gaussianization flow of the library's layout."""
+    """Whether ``flow`` is a conditional Gaussianization flow of the library's layout.
+
+    Example:
+        >>> import numpy as np
+        >>> import gauss_flows as gf
+        >>> from gauss_flows import layout
+        >>> rng = np.random.default_rng(0)
+        >>> X, Y = rng.standard_normal((200, 2)), rng.standard_normal((200, 1))
+        >>> layout.is_conditional_flow(gf.fit_rbig(X, condition=Y, n_layers=1))
+        True
+        >>> layout.is_conditional_flow(gf.fit_rbig(X, n_layers=1))
+        False
+    """
     return (
         isinstance(flow, Transformed)
         and isinstance(flow.bijection, Invert)
@@ -102,6 +114,16 @@ def conditional_gaussianizer(flow: Transformed) -> ConditionalGaussianizationSta
 
     Raises:
         TypeError: If ``flow`` is not a conditional flow of the library's layout.
+
+    Example:
+        >>> import numpy as np
+        >>> import gauss_flows as gf
+        >>> from gauss_flows import layout
+        >>> rng = np.random.default_rng(0)
+        >>> X, Y = rng.standard_normal((200, 2)), rng.standard_normal((200, 1))
+        >>> G = layout.conditional_gaussianizer(gf.fit_rbig(X, condition=Y, n_layers=1))
+        >>> G.shape, G.cond_shape
+        ((2,), (1,))
     """
     if not is_conditional_flow(flow):
         raise TypeError(

@@ -80,6 +80,14 @@ def ffjord_flow(
 def ffjord_architecture(flow: Any) -> dict[str, Any]:
     """The :func:`ffjord_flow` arguments that rebuild ``flow``'s structure.
 
+    Model files store these arguments beside the arrays (see :func:`gauss_flows.save`).
+
+    Example:
+        >>> import jax.random as jr
+        >>> from gauss_flows.continuous import ffjord_architecture, ffjord_flow
+        >>> ffjord_architecture(ffjord_flow(jr.key(0), n_dims=2, hidden=(8,)))["hidden"]
+        [8]
+
     Raises:
         TypeError: If ``flow`` is not ``Transformed(Normal, FFJORD)`` with an autonomous
             :class:`DiffeqMLP` drift.

@@ -30,7 +30,23 @@ __all__ = ["AbstractVectorField", "DiffeqMLP"]
 
 
 class AbstractVectorField(eqx.Module):
-    """A time-dependent vector field ``f(t, x, condition)`` on ``R^in_dim``."""
+    """A time-dependent vector field ``f(t, x, condition)`` on ``R^in_dim``.
+
+    The drift of an :class:`~gauss_flows.FFJORD`: a subclass gives ``in_dim``,
+    ``control_dim`` (0 for an autonomous field, which takes ``condition=None``) and
+    ``__call__``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from gauss_flows.continuous import AbstractVectorField
+        >>> class Rotation(AbstractVectorField):
+        ...     in_dim: int = 2
+        ...     control_dim: int = 0
+        ...     def __call__(self, t, x, condition=None):
+        ...         return jnp.array([-x[1], x[0]])
+        >>> Rotation()(0.0, jnp.array([1.0, 0.0]), None).tolist()
+        [-0.0, 1.0]
+    """
 
     in_dim: eqx.AbstractVar[int]
     control_dim: eqx.AbstractVar[int]

@@ -63,6 +63,18 @@ def warm_start_ffjord(
 
     Raises:
         TypeError: If ``flow`` does not have the library's layout.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import jax.random as jr
+        >>> import numpy as np
+        >>> import gauss_flows as gf
+        >>> from gauss_flows.continuous import warm_start_ffjord
+        >>> X = np.random.default_rng(0).standard_exponential((300, 2))
+        >>> greedy = gf.fit_rbig(X, n_layers=2)
+        >>> warm = warm_start_ffjord(greedy, jr.key(0), hidden=(8,))
+        >>> bool(jnp.allclose(warm.log_prob(X[:5]), greedy.log_prob(X[:5]), atol=1e-6))
+        True
     """
     stack = layout.gaussianizer(flow)
     d = stack.shape[0]

@@ -86,6 +86,19 @@ class AbstractLoss(eqx.Module):
 
     A loss is a value (its settings are its fields), so :func:`~gauss_flows.train_flow`
     compiles one training step per loss and reuses it.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flowjax.distributions import Normal
+        >>> from gauss_flows.train.losses import AbstractLoss, mean_nll
+        >>> class PenalisedNLL(AbstractLoss):
+        ...     weight: float = 0.1
+        ...     def __call__(self, flow, X, condition=None):
+        ...         return mean_nll(flow, X, condition) + self.weight * jnp.mean(X**2)
+        ...     def progress(self, flow, X, condition=None):
+        ...         return {}
+        >>> round(float(PenalisedNLL()(Normal(jnp.zeros(2)), jnp.ones((3, 2)))), 4)
+        2.9379
     """
 
     @abc.abstractmethod
