@@ -49,8 +49,14 @@ def ffjord_flow(
         n_dims: Dimension of the data.
         hidden: Widths of the drift's hidden layers.
         activation: Name of the drift's activation (one of the coupling layers' names).
-        divergence_mode, n_hutchinson_samples, probe_distribution, solver, adjoint, rtol,
-            atol, max_steps: As for :class:`FFJORD`.
+        divergence_mode: As for :class:`FFJORD`.
+        n_hutchinson_samples: As for :class:`FFJORD`.
+        probe_distribution: As for :class:`FFJORD`.
+        solver: As for :class:`FFJORD`.
+        adjoint: As for :class:`FFJORD`.
+        rtol: As for :class:`FFJORD`.
+        atol: As for :class:`FFJORD`.
+        max_steps: As for :class:`FFJORD`.
         t0: Start of the integration interval.
         t1: End of the integration interval.
 
