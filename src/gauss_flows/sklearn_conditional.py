@@ -30,9 +30,9 @@ from sklearn.utils.validation import check_is_fitted
 from gauss_flows import layout
 from gauss_flows._conditions import as_condition_matrix
 from gauss_flows._precision import float_mode, x64_enabled
+from gauss_flows.sklearn import ModelFilePickling
 from gauss_flows._validation import check_int, check_number
 from gauss_flows.fit import fit_rbig
-from gauss_flows.io import from_bytes, to_bytes
 from gauss_flows.recipe import DEFAULT_PATIENCE, check_val_fraction, fit_density
 
 __all__ = ["ConditionalGaussianizationDensity", "CONDITIONAL_STRATEGIES"]
@@ -42,7 +42,7 @@ __all__ = ["ConditionalGaussianizationDensity", "CONDITIONAL_STRATEGIES"]
 CONDITIONAL_STRATEGIES = ("warm", "rbig")
 
 
-class ConditionalGaussianizationDensity(BaseEstimator):
+class ConditionalGaussianizationDensity(ModelFilePickling, BaseEstimator):
     """Conditional density estimation ``p(y | X)`` by conditional Gaussianization.
 
     Args:
@@ -150,23 +150,6 @@ class ConditionalGaussianizationDensity(BaseEstimator):
     def _features(self, X: Any) -> jax.Array:
         check_is_fitted(self, "flow_")
         return as_condition_matrix(X, cond_dim=self.n_features_in_, name="X")
-
-    # ---- pickling: the flow travels in gauss_flows' own file format ----------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_jax_x64"] = self._x64()
-        if "flow_" in state:
-            state["flow_"] = to_bytes(state["flow_"])
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        if isinstance(state.get("flow_"), bytes):
-            x64 = state.get("_jax_x64")
-            with float_mode(x64_enabled() if x64 is None else bool(x64)):
-                state["flow_"] = from_bytes(state["flow_"])
-        self.__dict__.update(state)
 
     # ---- using the fitted density ----------------------------------------------------
 
