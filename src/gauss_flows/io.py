@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from flowjax.bijections import Chain
 from flowjax.distributions import Transformed
 
 from gauss_flows import layout
@@ -54,9 +55,15 @@ from gauss_flows._validation import check_int, special_file_kind
 from gauss_flows._version import __version__
 from gauss_flows.bijections.coupling import ACTIVATIONS
 from gauss_flows.bijections.families import MARGINAL_FAMILIES, ROTATION_FAMILIES
-from gauss_flows.continuous.builders import ffjord_architecture, ffjord_flow
+from gauss_flows.continuous.builders import (
+    WARM_FFJORD_PREFIX,
+    ffjord_architecture,
+    ffjord_flow,
+    warm_ffjord_architecture,
+)
 from gauss_flows.continuous.divergence import PROBE_DISTRIBUTIONS
 from gauss_flows.continuous.ffjord import ADJOINTS, DIVERGENCE_MODES, FFJORD, SOLVERS
+from gauss_flows.continuous.warm_start import warm_start_ffjord
 from gauss_flows.flows import (
     conditional_gaussianization_flow,
     coupling_gaussianization_flow,
@@ -145,12 +152,30 @@ def _build_ffjord(args: dict[str, Any]) -> Any:
     return ffjord_flow(jr.key(0), **args)
 
 
+def _ffjord_after(build_gaussianizer: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """The builder of a warm-started FFJORD on the Gaussianizer that ``build_gaussianizer`` makes."""
+
+    def build(args: dict[str, Any]) -> Any:
+        options = {k: v for k, v in args.items() if k in _ARGUMENTS["ffjord_flow"] and k != "n_dims"}
+        sizes = {k: v for k, v in args.items() if k not in options}
+        name = options.pop("activation", "tanh")
+        if name not in ACTIVATIONS:
+            raise ValueError(f"the drift activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+        t_span = (options.pop("t0", 0.0), options.pop("t1", 1.0))
+        return warm_start_ffjord(build_gaussianizer(sizes), jr.key(0), activation=ACTIVATIONS[name],
+                                 t_span=t_span, **options)
+
+    return build
+
+
 #: The public builders a model file can name, keyed by the name it stores.
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "gaussianization_flow": _build_diagonal,
     "coupling_gaussianization_flow": _build_coupling,
     "ffjord_flow": _build_ffjord,
     "conditional_gaussianization_flow": _build_conditional,
+    WARM_FFJORD_PREFIX + "gaussianization_flow": _ffjord_after(_build_diagonal),
+    WARM_FFJORD_PREFIX + "coupling_gaussianization_flow": _ffjord_after(_build_coupling),
 }
 
 # Argument kinds beyond int/float/names: a list of sizes, and a count (a positive integer
@@ -184,6 +209,9 @@ _ARGUMENTS: dict[str, dict[str, Any]] = {
         "rtol": float, "atol": float, "max_steps": _COUNT, "t0": float, "t1": float,
     },
 }
+for _gaussianizer in ("gaussianization_flow", "coupling_gaussianization_flow"):
+    # A warm-started FFJORD stores its Gaussianizer's sizes and the FFJORD's options.
+    _ARGUMENTS[WARM_FFJORD_PREFIX + _gaussianizer] = _ARGUMENTS[_gaussianizer] | _ARGUMENTS["ffjord_flow"]
 # Sizes that count arrays (one weight array per conditioner layer), not values.
 _ARRAY_COUNTS = ("nn_depth",)
 
@@ -234,6 +262,8 @@ def _architecture(model: Any) -> tuple[str, dict[str, Any]]:
     try:
         if isinstance(model, Transformed) and isinstance(model.bijection, FFJORD):
             builder, args = "ffjord_flow", ffjord_architecture(model)
+        elif isinstance(model, Transformed) and isinstance(model.bijection, Chain):
+            builder, args = warm_ffjord_architecture(model)
         elif layout.is_conditional_flow(model):
             conditional = layout.conditional_gaussianizer(model)
             _, args = conditional.stack.architecture()

@@ -48,8 +48,34 @@ def test_a_series_style_ffjord_saves_and_tampered_files_are_refused(tmp_path):
         gf.load(bad)
 
 
+@pytest.mark.parametrize("greedy_fit", ["fit_rbig", pytest.param("fit_rbig_coupling", marks=pytest.mark.slow)])
+def test_a_trained_warm_started_ffjord_round_trips_through_a_model_file(tmp_path, greedy_fit):
+    import equinox as eqx
+
+    X = jr.normal(jr.key(0), (100, 2)) ** 3
+    greedy = getattr(gf, greedy_fit)(X, n_layers=1, n_components=2)
+    warm = warm_start_ffjord(greedy, jr.key(1), hidden=(4,), rtol=1e-5, atol=1e-5)
+    # a drift moved off its zero start, as training leaves it
+    last = lambda f: f.bijection.bijections[0].vector_field.layers[-1].weight  # noqa: E731
+    trained = eqx.tree_at(last, warm, 0.3 * jr.normal(jr.key(2), last(warm).shape))
+    path = tmp_path / "warm.gflow"
+    gf.save(path, trained)
+    assert gf.read_header(path)["builder"] == "ffjord_after_" + (
+        "gaussianization_flow" if greedy_fit == "fit_rbig" else "coupling_gaussianization_flow")
+    same = gf.load(path)
+    np.testing.assert_array_equal(same.log_prob(X[:5]), trained.log_prob(X[:5]))
+    # the loaded drift is the moved one, not the zero field the skeleton starts from
+    np.testing.assert_array_equal(last(same), last(trained))
+    assert np.abs(last(same)).max() > 0
+
+
 def test_unsupported_continuous_models_are_refused_by_name(tmp_path):
+    from flowjax.bijections import Chain
+    from flowjax.distributions import Transformed
+
     X = jr.normal(jr.key(0), (100, 2))
     warm = warm_start_ffjord(gf.fit_rbig(X, n_layers=1, n_components=2), jr.key(1), hidden=(4,))
+    ffjord = warm.bijection.bijections[0]
+    twice = Transformed(warm.base_dist, Chain([ffjord, ffjord]))
     with pytest.raises(ValueError, match="cannot save"):
-        gf.save(tmp_path / "warm.gflow", warm)
+        gf.save(tmp_path / "twice.gflow", twice)

@@ -8,7 +8,12 @@ Example:
     (1,)
 """
 
-from gauss_flows.continuous.builders import ffjord_architecture, ffjord_flow
+from gauss_flows.continuous.builders import (
+    WARM_FFJORD_PREFIX,
+    ffjord_architecture,
+    ffjord_flow,
+    warm_ffjord_architecture,
+)
 from gauss_flows.continuous.divergence import exact_divergence, hutchinson_divergence
 from gauss_flows.continuous.ffjord import FFJORD
 from gauss_flows.continuous.matrix_exponential import MatrixExponential
@@ -19,6 +24,7 @@ from gauss_flows.continuous.warm_start import ode_parameters, warm_start_ffjord
 
 __all__ = [
     "FFJORD",
+    "WARM_FFJORD_PREFIX",
     "AbstractVectorField",
     "DiffeqMLP",
     "MatrixExponential",
@@ -30,5 +36,6 @@ __all__ = [
     "hutchinson_divergence",
     "ode_parameters",
     "pack_time_control",
+    "warm_ffjord_architecture",
     "warm_start_ffjord",
 ]

@@ -15,14 +15,20 @@ from typing import Any
 
 import jax.numpy as jnp
 import jax.random as jr
+from flowjax.bijections import Chain
 from flowjax.distributions import Normal, Transformed
 from jaxtyping import PRNGKeyArray
 
+from gauss_flows import layout
 from gauss_flows.bijections.coupling import ACTIVATIONS, activation_name
 from gauss_flows.continuous.ffjord import FFJORD
 from gauss_flows.continuous.vector_field import DiffeqMLP
 
-__all__ = ["ffjord_architecture", "ffjord_flow"]
+__all__ = ["WARM_FFJORD_PREFIX", "ffjord_architecture", "ffjord_flow", "warm_ffjord_architecture"]
+
+#: Model files name a warm-started FFJORD's builder by this prefix and its Gaussianizer's
+#: builder (``"ffjord_after_gaussianization_flow"``, ...).
+WARM_FFJORD_PREFIX = "ffjord_after_"
 
 
 def ffjord_flow(
@@ -101,12 +107,15 @@ def ffjord_architecture(flow: Any) -> dict[str, Any]:
     if not (isinstance(flow, Transformed) and isinstance(flow.bijection, FFJORD)
             and isinstance(flow.base_dist, Normal)):
         raise TypeError(f"not an FFJORD flow Transformed(Normal, FFJORD); got {type(flow).__name__}")
-    ffjord = flow.bijection
+    return {"n_dims": flow.bijection.shape[0], **_ffjord_options(flow.bijection)}
+
+
+def _ffjord_options(ffjord: FFJORD) -> dict[str, Any]:
+    """The :func:`ffjord_flow` arguments of one FFJORD layer, all but ``n_dims``."""
     drift = ffjord.vector_field
     if not isinstance(drift, DiffeqMLP) or drift.control_dim:
         raise TypeError("only FFJORD flows with an autonomous DiffeqMLP drift can be saved")
     return {
-        "n_dims": ffjord.shape[0],
         "hidden": [layer.out_features for layer in drift.layers[:-1]],
         "activation": activation_name(drift.activation),
         "divergence_mode": ffjord.divergence_mode,
@@ -120,3 +129,35 @@ def ffjord_architecture(flow: Any) -> dict[str, Any]:
         "t0": ffjord.t_span[0],
         "t1": ffjord.t_span[1],
     }
+
+
+def warm_ffjord_architecture(flow: Any) -> tuple[str, dict[str, Any]]:
+    """The builder name and arguments that rebuild a :func:`warm_start_ffjord` flow.
+
+    The builder is :data:`WARM_FFJORD_PREFIX` followed by the Gaussianizer's builder; the
+    arguments are the Gaussianizer's size arguments and the FFJORD's :func:`ffjord_flow`
+    options (they share ``n_dims``). Model files store these (see :func:`gauss_flows.save`).
+
+    Raises:
+        TypeError: If ``flow`` is not ``Transformed(N(0, I), Chain([FFJORD, Invert(G)]))``
+            with a library Gaussianizer ``G`` and an autonomous :class:`DiffeqMLP` drift.
+
+    Example:
+        >>> import jax.random as jr
+        >>> import gauss_flows as gf
+        >>> from gauss_flows.continuous import warm_ffjord_architecture, warm_start_ffjord
+        >>> greedy = gf.gaussianization_flow(jr.key(0), n_dims=2, n_layers=2, n_components=3)
+        >>> builder, args = warm_ffjord_architecture(warm_start_ffjord(greedy, jr.key(1), hidden=(8,)))
+        >>> builder, args["n_layers"], args["hidden"]
+        ('ffjord_after_gaussianization_flow', 2, [8])
+    """
+    chain = flow.bijection if isinstance(flow, Transformed) else None
+    layers = tuple(chain.bijections) if isinstance(chain, Chain) else ()
+    if not (len(layers) == 2 and isinstance(layers[0], FFJORD)):
+        raise TypeError(
+            "not a warm-started FFJORD flow Transformed(N(0, I), Chain([FFJORD, Invert(G)])); "
+            f"got {type(flow).__name__}"
+        )
+    greedy = Transformed(flow.base_dist, layers[1])
+    builder, sizes = layout.gaussianizer(greedy).architecture()
+    return WARM_FFJORD_PREFIX + builder, sizes | _ffjord_options(layers[0])

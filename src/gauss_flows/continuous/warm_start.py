@@ -59,7 +59,8 @@ def warm_start_ffjord(
 
     Returns:
         The composed flow; train it with :func:`~gauss_flows.train_flow`, all of it, or the
-        FFJORD alone with ``trainable=ode_parameters(flow)``.
+        FFJORD alone with ``trainable=ode_parameters(flow)``. :func:`~gauss_flows.save`
+        writes it, trained or not, to a model file.
 
     Raises:
         TypeError: If ``flow`` does not have the library's layout.
