@@ -78,6 +78,10 @@ from gauss_flows._information.degenerate import (
     monotone_pair,
     singular_scores,
 )
+from gauss_flows._information.elliptical import (
+    choose_elliptical,
+    elliptical_total_correlation,
+)
 from gauss_flows._information.gaussian import (
     correlation,
     gaussian_tc,
@@ -560,6 +564,13 @@ def mutual_information(
         labels = Labels((("X", 0, dx), ("Y", dx, dx + dy)))
         XY = jnp.concatenate([X, Y.astype(X.dtype)], axis=1)
         z = _scores(XY, labels, s, "mutual information")
+        chosen = choose_elliptical(z, s)
+        if chosen is not None:
+            # One elliptical family for the joint and both parts, so their biases cancel.
+            raw = elliptical_total_correlation(z, chosen.nu, s, 0, chosen.heldout)
+            raw -= elliptical_total_correlation(z[:, :dx], chosen.nu, s, 1)
+            raw -= elliptical_total_correlation(z[:, dx:], chosen.nu, s, 2)
+            return _beyond_log_n(_nonnegative(raw, "mutual information"), n)
         r = correlation(z)
         gaussian = gaussian_tc(r, n) - gaussian_tc(r[:dx, :dx], n) - gaussian_tc(r[dx:, dx:], n)
         rest = remainder_value(z, s, 0) - remainder_value(z[:, :dx], s, 1)
