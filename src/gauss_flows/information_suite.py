@@ -506,7 +506,9 @@ def information_reduction(
         settings: How to estimate (:class:`~gauss_flows.InformationSettings`).
 
     Returns:
-        An :class:`InformationReduction`; its ``total`` is the total-correlation estimate.
+        An :class:`InformationReduction`; its ``total`` is the rank-RBIG total-correlation
+        estimate, that of :func:`~gauss_flows.total_correlation` unless the latter's
+        elliptical-copula candidate is chosen (``InformationSettings.elliptical_max_dims``).
 
     Raises:
         ValueError: As :func:`~gauss_flows.total_correlation`, and for a single column.

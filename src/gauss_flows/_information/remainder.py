@@ -212,6 +212,9 @@ def scores_total_correlation(
 ) -> float:
     """Total correlation of normal scores ``z``: closed-form Gaussian part + RBIG remainder.
 
+    Where the elliptical-copula candidate beats the Gaussian copula on held-out rows
+    (:mod:`~gauss_flows._information.elliptical`), its estimate is returned instead.
+
     Example:
         >>> import numpy as np
         >>> from gauss_flows._information.remainder import scores_total_correlation
@@ -220,6 +223,11 @@ def scores_total_correlation(
         >>> scores_total_correlation(z, InformationSettings())  # one column: no dependence
         0.0
     """
+    from gauss_flows._information.elliptical import total_correlation_of_scores
+
+    elliptical = total_correlation_of_scores(z, settings, salt)
+    if elliptical is not None:
+        return elliptical
     return gaussian_tc(correlation(z), z.shape[0]) + remainder_value(z, settings, salt)
 
 

@@ -31,6 +31,10 @@ class InformationSettings:
             computed once per data size and cached).
         random_state: Integer that fixes the random rotations and the random order
             given to tied values (``None``: 0).
+        elliptical_max_dims: Largest number of columns for which the elliptical-copula
+            candidate (radial Gaussianization of Student-t-marginal scores, kept when its
+            held-out log-likelihood beats the Gaussian copula's by ``threshold``
+            standard errors) is tried before the rank-RBIG remainder; ``0`` never.
 
     Raises:
         ValueError: If a setting is not of its kind (positive integers, a non-negative
@@ -56,6 +60,7 @@ class InformationSettings:
     patience: int = 3
     n_reference: int = 16
     random_state: int = 0
+    elliptical_max_dims: int = 20
 
     def __post_init__(self) -> None:
         checked = {
@@ -65,6 +70,9 @@ class InformationSettings:
             "patience": check_int("patience", self.patience),
             "n_reference": check_int("n_reference", self.n_reference, least=2),
             "random_state": check_random_state(self.random_state),
+            "elliptical_max_dims": check_int(
+                "elliptical_max_dims", self.elliptical_max_dims, least=0
+            ),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
