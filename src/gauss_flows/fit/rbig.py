@@ -120,8 +120,8 @@ def fit_rbig(
             many randomly chosen rows, drawn afresh for every block; every row is still
             transformed, so the flow Gaussianizes all of them. Data with at most
             ``fit_rows`` rows are fitted on every row, as with ``None``. The default,
-            :data:`FIT_ROWS` (``2**15``), bounds the cost of a block's EM, which
-            otherwise grows with the rows while the fitted marginals barely change.
+            ``2**15``, bounds the cost of a block's EM, which otherwise grows with the
+            number of rows.
         val_data: Held-out rows for choosing the depth when ``n_layers`` is ``None``.
         val_fraction: Fraction of the rows held out to choose the depth when
             ``n_layers`` is ``None`` and there is no ``val_data``, in ``[0, 1)``; 0
