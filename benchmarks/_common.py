@@ -43,10 +43,16 @@ def moons_split(n_val: int = 600) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (train - m) / s, (val - m) / s, (test - m) / s
 
 
-def non_gaussian_data(n: int, d: int, seed: int = 0) -> np.ndarray:
-    """Correlated Gaussians pushed through assorted monotone maps, plus bimodal columns."""
+def non_gaussian_data(n: int, d: int, seed: int = 0, sample_seed: int | None = None) -> np.ndarray:
+    """Correlated Gaussians pushed through assorted monotone maps, plus bimodal columns.
+
+    ``seed`` fixes the generator (its mixing matrix) and, without ``sample_seed``, the
+    rows too; ``sample_seed`` draws fresh rows of the same generator (a held-out sample).
+    """
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(d, d)) / np.sqrt(d)
+    if sample_seed is not None:
+        rng = np.random.default_rng([seed, sample_seed])
     z = rng.normal(size=(n, d)) @ (a + np.eye(d))
     maps = [np.exp, lambda t: t**3, np.sinh, np.tanh, lambda t: t + 2.0 * np.sign(t)]
     x = np.empty_like(z)

@@ -712,7 +712,10 @@ def _detectably_nongaussian(Y: Array, s: InformationSettings) -> bool:
 
 def _nongaussian_log_ratio(X: Array, Y: Array, s: InformationSettings, n_components: int) -> float:
     """``E_p[log q̂ − log N_q̂]`` with ``q̂`` a greedy fit of ``Y`` and ``N_q̂`` its moment match."""
-    flow = fit_rbig(Y, n_layers=None, n_components=n_components, random_state=s.random_state)
+    # The depth by the training gains (val_fraction=0): every row of Y stays in the fit.
+    flow = fit_rbig(
+        Y, n_layers=None, n_components=n_components, random_state=s.random_state, val_fraction=0
+    )
     y = np.asarray(Y, np.float64)
     mu, cov = y.mean(axis=0), np.cov(y, rowvar=False).reshape(y.shape[1], y.shape[1])
     x = np.asarray(X, np.float64)

@@ -564,3 +564,125 @@ def test_greedy_progress_bar(capsys):
     assert "greedy fit" in err and "2/2" in err and "gain=" in err
     gf.fit_rbig(X, n_layers=None, max_layers=3, n_components=2, val_data=X[:50], progress=True)
     assert "held_out=" in capsys.readouterr().err
+
+
+# ---- fit_rows: each block fitted on a bounded subset of rows ----
+
+
+def _recorded_block_rows(monkeypatch):
+    """Patch the block fit to record the ``rows`` it is given (None: every row)."""
+    from gauss_flows.fit import rbig
+
+    seen, fit_block = [], rbig._fit_block
+
+    def recording(z, val, draws, rows, **options):
+        seen.append(None if rows is None else np.asarray(rows))
+        return fit_block(z, val, draws, rows, **options)
+
+    monkeypatch.setattr(rbig, "_fit_block", recording)
+    return seen
+
+
+def test_fit_rows_default_is_the_documented_bound():
+    from gauss_flows.fit.rbig import FIT_ROWS
+
+    assert gf.fit_rbig.__kwdefaults__["fit_rows"] == FIT_ROWS == 2**15
+
+
+@pytest.mark.parametrize("bad", [0, 7, 2.5, "many", True])
+def test_fit_rows_is_validated(bad):
+    with pytest.raises(ValueError, match="fit_rows"):
+        gf.fit_rbig(moons(100), n_components=4, fit_rows=bad)
+
+
+def test_fit_rows_at_or_above_the_data_fits_every_row_exactly(monkeypatch):
+    with jax.enable_x64(True):
+        X = moons(300)
+        seen = _recorded_block_rows(monkeypatch)
+        every = gf.fit_rbig(X, n_layers=3, n_components=4, fit_rows=None)
+        default = gf.fit_rbig(X, n_layers=3, n_components=4)
+        bound = gf.fit_rbig(X, n_layers=3, n_components=4, fit_rows=300)
+        assert all(rows is None for rows in seen)
+        for flow in (default, bound):
+            np.testing.assert_array_equal(flow.log_prob(X), every.log_prob(X))
+
+
+def test_fit_rows_below_the_data_fits_a_fresh_subset_per_block(monkeypatch):
+    X = moons(500)
+    seen = _recorded_block_rows(monkeypatch)
+    flow = gf.fit_rbig(X, n_layers=3, n_components=4, fit_rows=200)
+    assert [rows.shape for rows in seen] == [(200,)] * 3
+    assert all(len(np.unique(rows)) == 200 and rows.max() < 500 for rows in seen)
+    assert not np.array_equal(seen[0], seen[1])
+    # Every row is still Gaussianized: the flow's density is finite on all of them.
+    assert np.isfinite(np.asarray(flow.log_prob(X))).all()
+
+
+# ---- n_layers=None without val_data: depth chosen on rows held out of X ----
+
+
+def _recorded_depth_curves(monkeypatch):
+    """Patch the depth rule to record its held-out curve (None: the training-gain rule)."""
+    from gauss_flows.fit import rbig
+
+    curves, decide = [], rbig.depth_decision
+
+    def recording(gains, held_out, **options):
+        curves.append(None if held_out is None else list(held_out))
+        return decide(gains, held_out, **options)
+
+    monkeypatch.setattr(rbig, "depth_decision", recording)
+    return curves
+
+
+def test_self_held_out_depth_is_the_argmax_of_its_held_out_curve(monkeypatch):
+    from gauss_flows.layout import n_layers
+
+    curves = _recorded_depth_curves(monkeypatch)
+    flow = gf.fit_rbig(moons(600), n_layers=None, n_components=4, max_layers=12)
+    held = [c for c in curves if c is not None]
+    assert held, "the depth was not chosen on held-out rows"
+    curve = held[-1]
+    assert n_layers(flow) == max(int(np.argmax(curve)), 1)
+    # The held-out fit saw one more block for each entry after the empty flow; the refit
+    # on every row (the last calls) runs at the fixed chosen depth with no held-out rows.
+    assert curves[-n_layers(flow):] == [None] * n_layers(flow)
+
+
+def test_self_held_out_depth_is_deterministic_for_a_random_state():
+    X = moons(600)
+    a = gf.fit_rbig(X, n_layers=None, n_components=4, max_layers=8, random_state=3)
+    b = gf.fit_rbig(X, n_layers=None, n_components=4, max_layers=8, random_state=3)
+    np.testing.assert_array_equal(a.log_prob(X), b.log_prob(X))
+
+
+def test_self_held_out_split_is_seeded_and_keeps_enough_rows():
+    from gauss_flows.fit.rbig import _greedy_settings, _held_out_split
+
+    options = {**gf.fit_rbig.__kwdefaults__, "n_layers": None, "n_components": 4}
+    for name in ("condition", "nn_width", "nn_depth"):
+        options.pop(name)
+    s = _greedy_settings("fit_rbig", **options)
+    X = np.arange(200.0)[:, None]
+    train, held = _held_out_split(X, s)
+    assert (len(train), len(held)) == (160, 40)
+    assert sorted(np.r_[train[:, 0], held[:, 0]]) == list(X[:, 0])
+    again = _held_out_split(X, s)
+    np.testing.assert_array_equal(again[1], held)
+    other = _held_out_split(X, s._replace(random_state=1))
+    assert not np.array_equal(other[1], held)
+    # The rows fitted never drop below the fit's fewest rows; none held out if none spare.
+    assert len(_held_out_split(X[:10], s)[0]) == s.min_rows
+    assert _held_out_split(X[: s.min_rows], s) is None
+
+
+def test_val_fraction_zero_keeps_the_training_gain_rule(monkeypatch):
+    curves = _recorded_depth_curves(monkeypatch)
+    gf.fit_rbig(moons(400), n_layers=None, n_components=4, max_layers=6, val_fraction=0)
+    assert curves and all(c is None for c in curves)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, "a"])
+def test_val_fraction_is_validated(bad):
+    with pytest.raises(ValueError, match="val_fraction"):
+        gf.fit_rbig(moons(100), n_layers=None, n_components=4, val_fraction=bad)

@@ -42,7 +42,11 @@ from gauss_flows.fit.marginal_fit import AbstractMarginalFit, marginal_from_keyw
 from gauss_flows.fit.rotations import AbstractRotationRule, as_rotation_rule
 from gauss_flows._conditions import as_condition_matrix, condition_moments
 from gauss_flows.bijections.conditional_stack import ConditionalGaussianizationStack
+from gauss_flows import layout
 from gauss_flows.layout import assemble_conditional_flow, assemble_flow, gaussianizer
+
+#: Default most rows each block of :func:`fit_rbig` is fitted on (``fit_rows``).
+FIT_ROWS = 2**15
 
 
 def fit_rbig(
@@ -56,8 +60,9 @@ def fit_rbig(
     max_layers: int = 100,
     tol: float | None = None,
     patience: int = 3,
-    fit_rows: int | None = None,
+    fit_rows: int | None = FIT_ROWS,
     val_data: ArrayLike | None = None,
+    val_fraction: float = 0.2,
     component_counts: Sequence[int] | None = None,
     progress: bool | None = None,
     condition: ArrayLike | None = None,
@@ -77,11 +82,16 @@ def fit_rbig(
     Args:
         X: Data, shape ``(n_samples, n_dims)``.
         n_layers: Number of blocks. ``None`` chooses the depth
-            (:func:`~gauss_flows.fit.depth.depth_decision`): with ``val_data``, blocks
-            are added until the held-out log-likelihood has not improved for
-            ``patience`` blocks, and the best depth is kept; without, until ``patience``
-            blocks in a row each gain less than ``tol``, keeping the blocks up to the
-            last one that did not. At most ``max_layers`` either way.
+            (:func:`~gauss_flows.fit.depth.depth_decision`) by held-out
+            log-likelihood: blocks are added until the held-out log-likelihood has not
+            improved for ``patience`` blocks, and the best depth is kept. The held-out
+            rows are ``val_data``; without it, a ``val_fraction`` of the rows (drawn
+            with ``random_state``) is held out, the depth is chosen on them, and the
+            flow is refitted on every row to that depth. With ``val_fraction=0`` (or
+            too few rows to hold any out) the depth rule is the training gains':
+            blocks are added until ``patience`` blocks in a row each gain less than
+            ``tol``, keeping the blocks up to the last one that did not. At most
+            ``max_layers`` in every case.
         n_components: Mixture components per dimension.
         random_state: Integer random state of the random rotations and the row
             subsampling (``None``: 0).
@@ -100,14 +110,22 @@ def fit_rbig(
             ``n_components`` and ``component_counts`` apply to the mixture family.
         max_layers: Cap on the depth when ``n_layers`` is ``None``.
         tol: Smallest useful gain per block (nats), used when ``n_layers`` is ``None``
-            and there is no ``val_data``. Defaults to the gain a ``K``-component fit
+            and the depth is chosen by the training gains (no ``val_data`` and
+            ``val_fraction=0``). Defaults to the gain a ``K``-component fit
             finds in pure Gaussian noise, ``d (3K − 1) / (2n)`` with ``n`` the rows each
             block is fitted on.
         patience: Blocks in a row without progress before the depth rule stops (the
             greedy fit's steps are layers).
-        fit_rows: Fit each block on this many randomly chosen rows (all rows are still
-            transformed); ``None`` uses every row.
+        fit_rows: Fit each block (its rotation and its marginal maps) on at most this
+            many randomly chosen rows, drawn afresh for every block; every row is still
+            transformed, so the flow Gaussianizes all of them. Data with at most
+            ``fit_rows`` rows are fitted on every row, as with ``None``. The default,
+            ``2**15``, bounds the cost of a block's EM, which otherwise grows with the
+            number of rows.
         val_data: Held-out rows for choosing the depth when ``n_layers`` is ``None``.
+        val_fraction: Fraction of the rows held out to choose the depth when
+            ``n_layers`` is ``None`` and there is no ``val_data``, in ``[0, 1)``; 0
+            chooses the depth by the training gains and ``tol``.
         component_counts: Candidate numbers of components, each at most
             ``n_components``. Every block fits each count to four fifths of its rows,
             scores it on the rest and gives every dimension the count that scored best,
@@ -172,6 +190,7 @@ def fit_rbig(
         patience=patience,
         fit_rows=fit_rows,
         val_data=val_data,
+        val_fraction=val_fraction,
         component_counts=component_counts,
         progress=progress,
         **deprecated_options,
@@ -207,6 +226,7 @@ class _Greedy(NamedTuple):
     patience: int
     fit_rows: int | None
     val_data: ArrayLike | None
+    val_fraction: float
     component_counts: tuple[int, ...] | None
     progress: bool
 
@@ -230,6 +250,7 @@ def _greedy_settings(
     patience: int,
     fit_rows: int | None,
     val_data: ArrayLike | None,
+    val_fraction: float,
     component_counts: Sequence[int] | None,
     progress: bool | None,
     **options: object,
@@ -256,6 +277,7 @@ def _greedy_settings(
         patience=check_int("patience", patience),
         fit_rows=fit_rows,
         val_data=val_data,
+        val_fraction=check_number("val_fraction", val_fraction, high=1.0, low_open=False),
         component_counts=_checked_counts(component_counts, n_components),
         progress=show_progress(progress),
     )
@@ -275,7 +297,47 @@ def _checked_counts(counts: Sequence[int] | None, n_components: int) -> tuple[in
 
 
 def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
-    """The greedy fit of checked data ``X`` with checked ``settings``."""
+    """The greedy fit of checked data ``X`` with checked ``settings``.
+
+    With ``n_layers=None``, no ``val_data`` and a ``val_fraction``, the depth is chosen
+    on rows held out of ``X`` (:func:`_held_out_split`), then the flow is refitted on
+    every row to that depth.
+    """
+    s = settings
+    if s.n_layers is None and s.val_data is None and s.val_fraction > 0:
+        split = _held_out_split(X, s)
+        if split is not None:
+            train, held = split
+            chosen = _fit_greedy_rows(train, s._replace(val_data=held))
+            depth = layout.n_layers(chosen)
+            return _fit_greedy_rows(X, s._replace(n_layers=depth))
+    return _fit_greedy_rows(X, s)
+
+
+#: Second word of the held-out split's seed, ``(random_state, _SPLIT_STREAM)``, so the
+#: split's draws are not those of the blocks' rotations.
+_SPLIT_STREAM = 1
+
+
+def _held_out_split(X: Array, s: _Greedy) -> tuple[Array, Array] | None:
+    """Rows to fit on and rows held out for the depth rule, or ``None`` if too few.
+
+    ``round(val_fraction * n)`` random rows (seeded by ``random_state``) are held out,
+    fewer where the rest would drop below the fit's fewest rows; ``None`` when not even
+    one row can be held out. Both parts keep the rows' order.
+    """
+    n = X.shape[0]
+    n_held = min(round(s.val_fraction * n), n - s.min_rows)
+    if n_held < 1:
+        return None
+    rng = np.random.default_rng([s.random_state, _SPLIT_STREAM])
+    held = np.zeros(n, bool)
+    held[rng.choice(n, n_held, replace=False)] = True
+    return X[~held], X[held]
+
+
+def _fit_greedy_rows(X: Array, settings: _Greedy) -> Transformed:
+    """The greedy fit of ``X`` with its depth chosen on ``val_data`` or the gains."""
     s = settings
     n, d = X.shape
     fit_rows = None if s.fit_rows is None or s.fit_rows >= n else s.fit_rows
