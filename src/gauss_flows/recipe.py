@@ -237,7 +237,8 @@ def fit_density(
             per-dimension mixture-CDF maps) or ``"auto"``: coupling when there are at
             least 2 columns and :data:`COUPLING_MIN_ROWS_PER_DIM` training rows per
             column, diagonal otherwise (the conditioners grow with the width of the data
-            and overfit where rows are few).
+            and overfit where rows are few). With ``condition`` the same names choose
+            the conditional blocks (see ``condition``).
         n_layers: Greedy depth; ``None`` picks it on held-out rows.
         n_components: Mixture components per dimension; ``None``: 8, or
             :data:`CONDITIONAL_COUPLING_COMPONENTS` for the conditional coupling
