@@ -41,6 +41,9 @@ import gauss_flows as gf  # noqa: E402
 
 N_TRAIN, N_VAL, N_TEST = 3000, 500, 5000
 
+#: The tables the script can make (``--sections``).
+SECTIONS = ("truth", "curves", "digits")
+
 
 # ------------------------------------------------------------------ known-truth problems
 
@@ -99,9 +102,15 @@ def standardise(train, *others):
     return [(a - m) / s for a in (train, *others)], float(np.sum(np.log(s)))
 
 
-def known_truth_rows(seconds, steps, seed):
+def selected(problems):
+    """The problems whose names contain one of ``problems`` (all with ``None``)."""
+    return {name: f for name, f in PROBLEMS.items()
+            if problems is None or any(p.lower() in name.lower() for p in problems)}
+
+
+def known_truth_rows(seconds, steps, seed, problems=None, peers=True):
     rows, data = [], {}
-    for name, problem in PROBLEMS.items():
+    for name, problem in selected(problems).items():
         (T, C, _), (Tv, Cv, _), (Tt, Ct, lt) = split(problem, seed)
         truth = -float(np.mean(lt))
         t0 = time.perf_counter()
@@ -112,7 +121,7 @@ def known_truth_rows(seconds, steps, seed):
         # NLL is converted back to the targets' units by the log of the targets' scales.
         (Ts, Tvs, Tts), log_scale = standardise(T, Tv, Tt)
         (Cs, Cvs, Cts), _ = standardise(C, Cv, Ct)
-        for kind in ("coupling", "autoregressive"):
+        for kind in ("coupling", "autoregressive") if peers else ():
             label = f"flowjax {kind} RQS"
             if kind == "coupling" and T.shape[1] < 2:
                 results[label] = (None, None)
@@ -133,9 +142,9 @@ def known_truth_rows(seconds, steps, seed):
     return rows, data
 
 
-def warm_vs_cold(steps, seed):
+def warm_vs_cold(steps, seed, problems=None):
     rows, data = [], {}
-    for name, problem in PROBLEMS.items():
+    for name, problem in selected(problems).items():
         (T, C, _), (Tv, Cv, _), _ = split(problem, seed)
         warm = gf.fit_rbig(T, condition=C, n_layers=6, n_components=8, random_state=seed)
         from gauss_flows import layout
@@ -200,9 +209,29 @@ def main():
     parser.add_argument("--train-steps", type=int, default=1500,
                         help="most steps of each known-truth model (the schedule's length)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--problems", nargs="+", metavar="NAME",
+                        help="only the problems whose names contain one of these (e.g. "
+                        "bimodal); the partial tables are printed, not written")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="which tables to make; fewer than all are printed, not written")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="skip the flowjax peers (printed, not written)")
     args = parser.parse_args()
-    truth_rows, truth = known_truth_rows(args.seconds, args.train_steps, args.seed)
-    curve_rows, curves = warm_vs_cold(args.steps, args.seed)
+    partial = args.problems is not None or set(args.sections) != set(SECTIONS) or args.no_peers
+    truth_rows = curve_rows = digit_rows = []
+    truth = curves = digits = {}
+    if "truth" in args.sections:
+        truth_rows, truth = known_truth_rows(args.seconds, args.train_steps, args.seed,
+                                             args.problems, peers=not args.no_peers)
+        print(markdown_table(["problem", "model", "true NLL", "model NLL", "gap", "wall s"],
+                             truth_rows), flush=True)
+    if "curves" in args.sections:
+        curve_rows, curves = warm_vs_cold(args.steps, args.seed, args.problems)
+        print(markdown_table(["problem", "warm step 0", "cold step 0", "warm final",
+                              "cold final", "logged steps warm >= cold",
+                              "min lead (cold - warm)"], curve_rows), flush=True)
+    if partial:
+        return
     digit_rows, digits = digits_classifier(1500, args.seed)
     body = "\n\n".join([
         f"Training rows {N_TRAIN}, held-out pairs {N_VAL} (early stopping), test pairs {N_TEST}; "

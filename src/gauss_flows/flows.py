@@ -164,6 +164,8 @@ def conditional_gaussianization_flow(
     scale: ArrayLike | None = None,
     cond_loc: ArrayLike | None = None,
     cond_scale: ArrayLike | None = None,
+    architecture: str = "diagonal",
+    input_bound: float = 4.0,
 ) -> Transformed:
     r"""A trainable conditional Gaussianization flow :math:`p(x \mid y)` (a cold start).
 
@@ -171,7 +173,10 @@ def conditional_gaussianization_flow(
     marginals) whose every block's marginal parameters are moved by bounded offsets from
     a network of the standardised condition
     (:class:`~gauss_flows.bijections.ConditionalGaussianizationStack`). It has the
-    structure of ``fit_rbig(X, condition=Y)`` with the same sizes.
+    structure of ``fit_rbig(X, condition=Y)`` with the same sizes. With
+    ``architecture="coupling"`` each block's networks also read one part of the rotated
+    point (conditional coupling blocks), the structure of
+    ``fit_rbig(X, condition=Y, architecture="coupling")``.
 
     Args:
         key: JAX random key.
@@ -189,6 +194,9 @@ def conditional_gaussianization_flow(
         scale: Per-dimension scale of the data's standardisation (default 1).
         cond_loc: Per-column location of the condition's standardisation (default 0).
         cond_scale: Per-column scale of the condition's standardisation (default 1).
+        architecture: ``"diagonal"`` or ``"coupling"`` blocks (see
+            :class:`~gauss_flows.bijections.ConditionalGaussianizationStack`).
+        input_bound: Soft clip of the point's part a coupling network reads.
 
     Example:
         >>> import jax.numpy as jnp, jax.random as jr
@@ -207,7 +215,7 @@ def conditional_gaussianization_flow(
     stack = ConditionalGaussianizationStack(
         k_net, gaussianizer(flow), cond_loc, cond_scale, nn_width=nn_width, nn_depth=nn_depth,
         nn_activation=nn_activation, output_scale=output_scale, offset_bound=offset_bound,
-        log_scale_bound=log_scale_bound,
+        log_scale_bound=log_scale_bound, architecture=architecture, input_bound=input_bound,
     )
     return assemble_conditional_flow(stack)
 

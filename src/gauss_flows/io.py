@@ -53,6 +53,7 @@ from flowjax.distributions import Transformed
 from gauss_flows import layout
 from gauss_flows._validation import check_int, special_file_kind
 from gauss_flows._version import __version__
+from gauss_flows.bijections.conditional_stack import CONDITIONAL_ARCHITECTURES
 from gauss_flows.bijections.coupling import ACTIVATIONS
 from gauss_flows.bijections.families import MARGINAL_FAMILIES, ROTATION_FAMILIES
 from gauss_flows.continuous.builders import (
@@ -195,7 +196,8 @@ _ARGUMENTS: dict[str, dict[str, Any]] = {
     "conditional_gaussianization_flow": {
         "n_dims": int, "n_layers": int, "n_components": int, "cond_dim": int, "nn_width": int,
         "nn_depth": int, "nn_activation": ACTIVATIONS, "offset_bound": float,
-        "log_scale_bound": float,
+        "log_scale_bound": float, "architecture": CONDITIONAL_ARCHITECTURES,
+        "input_bound": float,
     },
     "coupling_gaussianization_flow": {
         "n_dims": int, "n_layers": int, "n_components": int, "n_bins": int, "interval": float,

@@ -35,6 +35,8 @@ from gauss_flows.train import mean_nll, train_flow
 
 __all__ = [
     "ARCHITECTURES",
+    "CONDITIONAL_COUPLING_COMPONENTS",
+    "CONDITIONAL_COUPLING_MAX_LAYERS",
     "COUPLING_MIN_ROWS_PER_DIM",
     "DEFAULT_PATIENCE",
     "DEFAULT_STEPS",
@@ -62,6 +64,15 @@ ARCHITECTURES = ("auto", "coupling", "diagonal")
 
 #: Training rows per column from which ``architecture="auto"`` uses coupling layers.
 COUPLING_MIN_ROWS_PER_DIM = 50
+
+#: Mixture components per dimension of the conditional coupling architecture by default:
+#: its networks move every component with ``y`` and the other part of the point, so fewer
+#: components serve, and each one fewer is three outputs fewer per dimension to overfit.
+CONDITIONAL_COUPLING_COMPONENTS = 4
+
+#: Most greedy blocks of the conditional coupling architecture by default (the greedy
+#: depth rule scores ``p(x)``, not ``p(x | y)``, and deeper starts overfit held-out pairs).
+CONDITIONAL_COUPLING_MAX_LAYERS = 2
 
 #: Training rows per column from which fine-tuning also trains the rotations.
 ROTATION_MIN_ROWS_PER_DIM = 10
@@ -189,7 +200,7 @@ def fit_density(
     *,
     architecture: str = "auto",
     n_layers: int | None = None,
-    n_components: int = 8,
+    n_components: int | None = None,
     steps: int | None = None,
     peak_lr: float | None = None,
     noise: float | str = "auto",
@@ -226,9 +237,12 @@ def fit_density(
             per-dimension mixture-CDF maps) or ``"auto"``: coupling when there are at
             least 2 columns and :data:`COUPLING_MIN_ROWS_PER_DIM` training rows per
             column, diagonal otherwise (the conditioners grow with the width of the data
-            and overfit where rows are few).
+            and overfit where rows are few). With ``condition`` the same names choose
+            the conditional blocks (see ``condition``).
         n_layers: Greedy depth; ``None`` picks it on held-out rows.
-        n_components: Mixture components per dimension.
+        n_components: Mixture components per dimension; ``None``: 8, or
+            :data:`CONDITIONAL_COUPLING_COMPONENTS` for the conditional coupling
+            architecture.
         steps: Most fine-tuning gradient steps in all (default :data:`DEFAULT_STEPS`).
             With ``noise="auto"`` each of the two runs gets half of them (a budget of a
             single step trains noise-free only).
@@ -251,7 +265,8 @@ def fit_density(
             equally by the noise levels tried).
         rotation: Rotation of the greedy blocks (see :func:`fit_rbig`).
         max_layers: Cap on the greedy depth when it is chosen on held-out rows;
-            ``None``: 8 for the coupling architecture, 64 for the diagonal one.
+            ``None``: 8 for the coupling architecture, 64 for the diagonal one,
+            :data:`CONDITIONAL_COUPLING_MAX_LAYERS` for the conditional coupling one.
         batch: Fine-tuning minibatch size (capped at the number of training rows).
         patience: Gradient steps without held-out improvement before a run stops
             (counted in whole records of 25 steps, as :func:`train_flow` counts).
@@ -261,9 +276,11 @@ def fit_density(
             rotation has about ``d²/2`` parameters, which fewer rows cannot pin down.
         condition: Conditions ``Y``, one row per row of ``X``, for a conditional density
             :math:`p(x \mid y)`: the same recipe on (x, y) pairs, held out together, with
-            the conditional greedy start of ``fit_rbig(X, condition=Y)`` (diagonal
-            architecture; ``nn_width`` is then the width of the condition networks)
-            fine-tuned and early-stopped on held-out pairs.
+            the conditional greedy start of ``fit_rbig(X, condition=Y, architecture=...)``
+            fine-tuned and early-stopped on held-out pairs. ``"auto"`` picks conditional
+            coupling blocks (networks of ``y`` and one part of the point) by the rule of
+            the unconditional case, the diagonal blocks (networks of ``y``) otherwise;
+            ``nn_width`` is the width of those networks.
 
     Returns:
         A flowjax ``Transformed`` with the structure of :func:`coupling_gaussianization_flow`
@@ -287,8 +304,10 @@ def fit_density(
         Laparra et al. (2011) for the greedy fit; Meng et al. (2020) for training
         Gaussianization flows by maximum likelihood. See :mod:`gauss_flows.recipe`.
     """
+    chosen_components = n_components
     n_components, batch, patience, nn_width = _check_settings(
-        n_components, peak_lr, time_budget, batch, patience, nn_width, train_rotations
+        8 if n_components is None else n_components, peak_lr, time_budget, batch, patience,
+        nn_width, train_rotations,
     )
     random_state = check_random_state(random_state)
     progress = show_progress(progress)
@@ -297,12 +316,6 @@ def fit_density(
     C = None
     if condition is not None:
         C = as_condition_matrix(condition, n_rows=n).astype(X.dtype)
-        if architecture == "coupling":
-            raise ValueError(
-                "fit_density(condition=...) fits the diagonal conditional architecture; "
-                "architecture='coupling' is not conditional"
-            )
-        architecture = "diagonal"
     runs = fine_tuning_runs(
         n, steps=steps, noise=noise, val_fraction=val_fraction, n_components=n_components
     )
@@ -310,6 +323,11 @@ def fit_density(
     X_train, X_val = _split_rows(X, n_val, random_state)
     C_train, C_val = (None, None) if C is None else _split_rows(C, n_val, random_state)
     architecture = _choose_architecture(architecture, X_train.shape[0], n_dims)
+    if C is not None and architecture == "coupling":
+        if chosen_components is None:
+            n_components = CONDITIONAL_COUPLING_COMPONENTS
+        if max_layers is None:
+            max_layers = CONDITIONAL_COUPLING_MAX_LAYERS
     greedy = _greedy_fit(
         X_train,
         X_val,
@@ -367,12 +385,13 @@ def _greedy_fit(
     """
     if max_layers is None:
         max_layers = 8 if architecture == "coupling" else 64
+    if condition is not None:
+        options |= {"condition": condition, "nn_width": nn_width, "architecture": architecture}
+        return fit_rbig(X_train, max_layers=max_layers, val_data=X_val, **options)
     if architecture == "coupling":
         return fit_rbig_coupling(
             X_train, max_layers=max_layers, val_data=X_val, nn_width=nn_width, **options
         )
-    if condition is not None:
-        options |= {"condition": condition, "nn_width": nn_width}
     return fit_rbig(X_train, max_layers=max_layers, val_data=X_val, **options)
 
 

@@ -50,7 +50,8 @@ class ConditionalGaussianizationDensity(ModelFilePickling, BaseEstimator):
             ``"rbig"`` (:func:`gauss_flows.fit_rbig` with ``condition=X``: the greedy
             start, equal to the unconditional fit of ``y``).
         n_layers: Number of blocks (``None``: chosen on held-out pairs).
-        n_components: Mixture components per target dimension.
+        n_components: Mixture components per target dimension (``None``: the recipe's
+            choice, :func:`gauss_flows.fit_density`'s; 8 for ``"rbig"``).
         steps: Fine-tuning steps (``None``: the recipe's default).
         nn_width: Hidden width of the condition networks.
         val_fraction: Held-out share of the pairs, in ``[0, 1)``.
@@ -83,7 +84,7 @@ class ConditionalGaussianizationDensity(ModelFilePickling, BaseEstimator):
         self,
         strategy="warm",
         n_layers=None,
-        n_components=8,
+        n_components=None,
         steps=None,
         nn_width=32,
         val_fraction=0.1,
@@ -115,10 +116,13 @@ class ConditionalGaussianizationDensity(ModelFilePickling, BaseEstimator):
             features = as_condition_matrix(X, n_rows=targets.shape[0], name="X")
             common = dict(
                 n_layers=None if self.n_layers is None else check_int("n_layers", self.n_layers),
-                n_components=check_int("n_components", self.n_components),
+                n_components=None if self.n_components is None else check_int(
+                    "n_components", self.n_components
+                ),
                 random_state=int(self.random_state) if self.random_state is not None else 0,
             )
             if self.strategy == "rbig":
+                common["n_components"] = common["n_components"] or 8
                 flow = fit_rbig(
                     targets, condition=features, nn_width=check_int("nn_width", self.nn_width),
                     progress=False, **common,

@@ -43,6 +43,18 @@ def _conditional_stack(key):
     )
 
 
+def _conditional_coupling_stack(key):
+    k1, k2 = jr.split(key)
+    flow = gaussianization_flow(
+        k1, n_dims=N_DIMS, n_layers=2, n_components=3,
+        loc=jnp.array([0.5, -1.0, 2.0]), scale=jnp.array([2.0, 0.5, 1.5]),
+    )
+    return gb.ConditionalGaussianizationStack(
+        k2, gaussianizer(flow), jnp.array([1.0, -0.5]), jnp.array([2.0, 0.5]),
+        nn_width=8, output_scale=0.5, architecture="coupling",
+    )
+
+
 def _affine(key):
     return gb.AffineCoupling(key, shape=(N_DIMS,), nn_width=8, nn_depth=2, cond_dim=COND_DIM)
 
@@ -73,6 +85,7 @@ REGISTRY: dict[type, Callable[[jax.Array], eqx.Module]] = {
 
 #: Every coupling family of the layer menu, conditional (``cond_dim`` set).
 VARIANTS: dict[str, Callable[[jax.Array], eqx.Module]] = {
+    "ConditionalGaussianizationStack[coupling]": _conditional_coupling_stack,
     "AffineCoupling[cond]": _affine,
     "RQSplineCoupling[cond]": _spline,
     "DeepSigmoidCoupling[cond]": _deep_sigmoid,

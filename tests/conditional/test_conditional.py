@@ -192,3 +192,47 @@ def test_inspection_of_a_conditional_flow(fitted):
     assert len(table) == 4
     with pytest.raises(ValueError, match="condition"):
         gf.forward_with_intermediates(conditional, X)
+
+
+@pytest.fixture(scope="module")
+def coupled():
+    X, Y = _pairs()
+    return X, Y, gf.fit_rbig(X, n_layers=2, n_components=3), gf.fit_rbig(
+        X, condition=Y, n_layers=2, n_components=3, architecture="coupling"
+    )
+
+
+def test_coupling_greedy_start_equals_the_unconditional_fit(coupled):
+    X, Y, plain, conditional = coupled
+    far = np.r_[Y, [[50.0], [-50.0]]]
+    X2 = np.r_[X, X[:2]]
+    diff = conditional.log_prob(X2, condition=far) - plain.log_prob(X2)
+    assert float(jnp.max(jnp.abs(diff))) <= 1e-12
+
+
+def test_coupling_blocks_save_load_and_rebuild_cold(coupled, tmp_path):
+    import equinox as eqx
+
+    X, Y, _, conditional = coupled
+    path = tmp_path / "coupled.gflow"
+    gf.save(path, conditional)
+    assert gf.read_header(path)["arguments"]["architecture"] == "coupling"
+    np.testing.assert_array_equal(
+        gf.load(path).log_prob(X, condition=Y), conditional.log_prob(X, condition=Y)
+    )
+    cold = gf.conditional_gaussianization_flow(
+        jr.key(0), n_dims=2, cond_dim=1, n_layers=2, n_components=3, architecture="coupling"
+    )
+    shapes = lambda f: [a.shape for a in jax.tree.leaves(eqx.filter(f, eqx.is_array))]
+    assert jax.tree.structure(cold) == jax.tree.structure(conditional)
+    assert shapes(cold) == shapes(conditional)
+
+
+def test_coupling_needs_a_condition_and_two_columns():
+    X, Y = _pairs(100)
+    with pytest.raises(ValueError, match="conditional fits"):
+        gf.fit_rbig(X, n_layers=1, architecture="coupling")
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        gf.fit_rbig(X[:, :1], condition=Y, n_layers=1, architecture="coupling")
+    with pytest.raises(ValueError, match="architecture must be"):
+        gf.fit_rbig(X, condition=Y, n_layers=1, architecture="dense")

@@ -68,6 +68,7 @@ def fit_rbig(
     condition: ArrayLike | None = None,
     nn_width: int = 32,
     nn_depth: int = 1,
+    architecture: str = "diagonal",
     **deprecated_options: object,
 ) -> Transformed:
     """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
@@ -148,6 +149,11 @@ def fit_rbig(
             ``condition=``) learns the dependence. Needs the mixture marginal family.
         nn_width: Hidden width of each block's condition network (with ``condition``).
         nn_depth: Hidden layers of each block's condition network (with ``condition``).
+        architecture: The conditional blocks (with ``condition``): ``"diagonal"`` (each
+            block's network reads ``y``) or ``"coupling"`` (two networks per block read
+            ``y`` and one part of the rotated point, so the dependence between the parts
+            can change with ``y``; 2 or more columns). Both start at the unconditional
+            greedy fit exactly.
         **deprecated_options: The former marginal-fit keywords ``em_steps``, ``em_tol``,
             ``em_accelerate``, ``min_scale``, ``prior_count`` and ``tail_weight``, each
             setting the :class:`~gauss_flows.fit.MixtureFit` field of its name
@@ -197,6 +203,11 @@ def fit_rbig(
     )
     X = as_data_matrix(X, min_rows=settings.min_rows)
     if condition is None:
+        if architecture != "diagonal":
+            raise ValueError(
+                f"fit_rbig(architecture={architecture!r}) is an option of conditional fits "
+                "(condition=...); for unconditional coupling flows use fit_rbig_coupling"
+            )
         return _fit_greedy(X, settings)
     C = as_condition_matrix(condition, n_rows=X.shape[0])
     flow = _fit_greedy(X, settings)
@@ -208,7 +219,8 @@ def fit_rbig(
         )
     loc, scale = condition_moments(C.astype(X.dtype))
     conditional = ConditionalGaussianizationStack(
-        jr.key(settings.random_state), stack, loc, scale, nn_width=nn_width, nn_depth=nn_depth
+        jr.key(settings.random_state), stack, loc, scale, nn_width=nn_width, nn_depth=nn_depth,
+        architecture=architecture,
     )
     return assemble_conditional_flow(conditional)
 

@@ -107,7 +107,7 @@ def fit_rbig_coupling(
     greedy_defaults = {
         name: value
         for name, value in fit_rbig.__kwdefaults__.items()
-        if name not in ("condition", "nn_width", "nn_depth")
+        if name not in ("condition", "nn_width", "nn_depth", "architecture")
     }
     options = {**greedy_defaults, **fit_rbig_options}
     options.update(n_layers=n_layers, n_components=n_components, random_state=random_state)
