@@ -660,7 +660,7 @@ def test_self_held_out_split_is_seeded_and_keeps_enough_rows():
     from gauss_flows.fit.rbig import _greedy_settings, _held_out_split
 
     options = {**gf.fit_rbig.__kwdefaults__, "n_layers": None, "n_components": 4}
-    for name in ("condition", "nn_width", "nn_depth"):
+    for name in ("condition", "architecture", "nn_width", "nn_depth"):
         options.pop(name)
     s = _greedy_settings("fit_rbig", **options)
     X = np.arange(200.0)[:, None]
@@ -686,3 +686,12 @@ def test_val_fraction_zero_keeps_the_training_gain_rule(monkeypatch):
 def test_val_fraction_is_validated(bad):
     with pytest.raises(ValueError, match="val_fraction"):
         gf.fit_rbig(moons(100), n_layers=None, n_components=4, val_fraction=bad)
+
+
+def test_default_patience_is_five_on_self_held_out_rows_and_three_on_val_data():
+    X, val = moons(400), moons(200, seed=5)
+    logp = lambda f: np.asarray(f.log_prob(X[:20]))  # noqa: E731
+    kw = dict(n_layers=None, n_components=4, max_layers=12)
+    np.testing.assert_array_equal(logp(gf.fit_rbig(X, **kw)), logp(gf.fit_rbig(X, patience=5, **kw)))
+    np.testing.assert_array_equal(logp(gf.fit_rbig(X, val_data=val, **kw)),
+                                  logp(gf.fit_rbig(X, val_data=val, patience=3, **kw)))

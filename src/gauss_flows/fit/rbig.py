@@ -59,7 +59,7 @@ def fit_rbig(
     marginal: str | AbstractMarginalFit | None = None,
     max_layers: int = 100,
     tol: float | None = None,
-    patience: int = 3,
+    patience: int | None = None,
     fit_rows: int | None = FIT_ROWS,
     val_data: ArrayLike | None = None,
     val_fraction: float = 0.2,
@@ -116,7 +116,10 @@ def fit_rbig(
             finds in pure Gaussian noise, ``d (3K − 1) / (2n)`` with ``n`` the rows each
             block is fitted on.
         patience: Blocks in a row without progress before the depth rule stops (the
-            greedy fit's steps are layers).
+            greedy fit's steps are layers). ``None``: 3 with ``val_data`` or the
+            training gains, 5 on the rows ``val_fraction`` holds out, whose smaller
+            count makes the held-out curve noisier (it can pause for a few blocks
+            before it improves again).
         fit_rows: Fit each block (its rotation and its marginal maps) on at most this
             many randomly chosen rows, drawn afresh for every block; every row is still
             transformed, so the flow Gaussianizes all of them. Data with at most
@@ -235,7 +238,7 @@ class _Greedy(NamedTuple):
     marginal: AbstractMarginalFit
     max_layers: int
     tol: float | None
-    patience: int
+    patience: int | None
     fit_rows: int | None
     val_data: ArrayLike | None
     val_fraction: float
@@ -259,7 +262,7 @@ def _greedy_settings(
     marginal: str | AbstractMarginalFit | None,
     max_layers: int,
     tol: float | None,
-    patience: int,
+    patience: int | None,
     fit_rows: int | None,
     val_data: ArrayLike | None,
     val_fraction: float,
@@ -286,7 +289,7 @@ def _greedy_settings(
         marginal=marginal,
         max_layers=check_int("max_layers", max_layers),
         tol=None if tol is None else check_number("tol", tol, low_open=False),
-        patience=check_int("patience", patience),
+        patience=None if patience is None else check_int("patience", patience),
         fit_rows=fit_rows,
         val_data=val_data,
         val_fraction=check_number("val_fraction", val_fraction, high=1.0, low_open=False),
@@ -320,11 +323,17 @@ def _fit_greedy(X: Array, settings: _Greedy) -> Transformed:
         split = _held_out_split(X, s)
         if split is not None:
             train, held = split
-            chosen = _fit_greedy_rows(train, s._replace(val_data=held))
+            patience = SELF_HELD_OUT_PATIENCE if s.patience is None else s.patience
+            chosen = _fit_greedy_rows(train, s._replace(val_data=held, patience=patience))
             depth = layout.n_layers(chosen)
             return _fit_greedy_rows(X, s._replace(n_layers=depth))
     return _fit_greedy_rows(X, s)
 
+
+#: The depth rule's patience (blocks) on given ``val_data`` and on the training gains.
+DEPTH_PATIENCE = 3
+#: The depth rule's patience (blocks) on the rows ``fit_rbig`` holds out itself.
+SELF_HELD_OUT_PATIENCE = 5
 
 #: Second word of the held-out split's seed, ``(random_state, _SPLIT_STREAM)``, so the
 #: split's draws are not those of the blocks' rotations.
@@ -394,7 +403,7 @@ def _fit_greedy_rows(X: Array, settings: _Greedy) -> Transformed:
                 held_out,
                 n_layers=s.n_layers,
                 tol=tol,
-                patience=s.patience,
+                patience=DEPTH_PATIENCE if s.patience is None else s.patience,
                 max_layers=s.max_layers,
             )
             bar.update(1)
