@@ -689,9 +689,9 @@ def test_val_fraction_is_validated(bad):
 
 
 def test_default_patience_is_five_on_self_held_out_rows_and_three_on_val_data():
-    X, val = moons(400), moons(200, seed=5)
+    X, val = moons(250), moons(100, seed=5)
     logp = lambda f: np.asarray(f.log_prob(X[:20]))  # noqa: E731
-    kw = dict(n_layers=None, n_components=4, max_layers=12)
+    kw = dict(n_layers=None, n_components=2, max_layers=7)
     np.testing.assert_array_equal(logp(gf.fit_rbig(X, **kw)), logp(gf.fit_rbig(X, patience=5, **kw)))
     np.testing.assert_array_equal(logp(gf.fit_rbig(X, val_data=val, **kw)),
                                   logp(gf.fit_rbig(X, val_data=val, patience=3, **kw)))
