@@ -9,6 +9,7 @@ the layers really depend on the condition.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import equinox as eqx
 import jax
@@ -31,7 +32,7 @@ def _conditional_marginal(key):
     )
 
 
-def _conditional_stack(key):
+def _conditional_stack(key, architecture="diagonal"):
     k1, k2 = jr.split(key)
     flow = gaussianization_flow(
         k1, n_dims=N_DIMS, n_layers=2, n_components=3,
@@ -39,19 +40,7 @@ def _conditional_stack(key):
     )
     return gb.ConditionalGaussianizationStack(
         k2, gaussianizer(flow), jnp.array([1.0, -0.5]), jnp.array([2.0, 0.5]),
-        nn_width=8, output_scale=0.5,
-    )
-
-
-def _conditional_coupling_stack(key):
-    k1, k2 = jr.split(key)
-    flow = gaussianization_flow(
-        k1, n_dims=N_DIMS, n_layers=2, n_components=3,
-        loc=jnp.array([0.5, -1.0, 2.0]), scale=jnp.array([2.0, 0.5, 1.5]),
-    )
-    return gb.ConditionalGaussianizationStack(
-        k2, gaussianizer(flow), jnp.array([1.0, -0.5]), jnp.array([2.0, 0.5]),
-        nn_width=8, output_scale=0.5, architecture="coupling",
+        nn_width=8, output_scale=0.5, architecture=architecture,
     )
 
 
@@ -85,7 +74,7 @@ REGISTRY: dict[type, Callable[[jax.Array], eqx.Module]] = {
 
 #: Every coupling family of the layer menu, conditional (``cond_dim`` set).
 VARIANTS: dict[str, Callable[[jax.Array], eqx.Module]] = {
-    "ConditionalGaussianizationStack[coupling]": _conditional_coupling_stack,
+    "ConditionalGaussianizationStack[coupling]": partial(_conditional_stack, architecture="coupling"),
     "AffineCoupling[cond]": _affine,
     "RQSplineCoupling[cond]": _spline,
     "DeepSigmoidCoupling[cond]": _deep_sigmoid,
