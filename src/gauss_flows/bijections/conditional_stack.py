@@ -210,11 +210,7 @@ class ConditionalGaussianizationStack(AbstractBijection):
         """
         if self.block_architecture == "coupling":
             raise ValueError("a coupling Gaussianizer's offsets depend on the point too, not on y alone")
-        if condition is None:
-            raise ValueError(f"this Gaussianizer is conditional: pass a condition of shape {self.cond_shape}")
-        shift, multiplier = paramax.unwrap(self.condition_moments)
-        dtype = self.stack.blocks.logits.dtype
-        u = jnp.asarray(condition, dtype) * multiplier + shift
+        u = self._standardised_condition(condition)
         raw = eqx.filter_vmap(lambda net: net(u))(self.conditioners)
         shape = self.stack.blocks.logits.shape[1:]
         one = lambda r: conditional_offsets(r, shape, self.offset_bound, self.log_scale_bound)
