@@ -129,24 +129,27 @@ class ModelFileError(ValueError):
     """
 
 
+def _activation(name: str, of: str) -> Callable:
+    """The activation function a model file names, for the ``of`` networks."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"the {of} activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
 def _build_diagonal(args: dict[str, Any]) -> Any:
     return gaussianization_flow(jr.key(0), **args)
 
 
 def _build_conditional(args: dict[str, Any]) -> Any:
     args = dict(args)
-    name = args.pop("nn_activation", "silu")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"the conditioner activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
-    return conditional_gaussianization_flow(jr.key(0), nn_activation=ACTIVATIONS[name], **args)
+    activation = _activation(args.pop("nn_activation", "silu"), "conditioner")
+    return conditional_gaussianization_flow(jr.key(0), nn_activation=activation, **args)
 
 
 def _build_coupling(args: dict[str, Any]) -> Any:
     args = dict(args)
-    name = args.pop("nn_activation", "silu")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"the conditioner activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
-    return coupling_gaussianization_flow(jr.key(0), nn_activation=ACTIVATIONS[name], **args)
+    activation = _activation(args.pop("nn_activation", "silu"), "conditioner")
+    return coupling_gaussianization_flow(jr.key(0), nn_activation=activation, **args)
 
 
 def _build_ffjord(args: dict[str, Any]) -> Any:
@@ -159,11 +162,9 @@ def _ffjord_after(build_gaussianizer: Callable[[dict[str, Any]], Any]) -> Callab
     def build(args: dict[str, Any]) -> Any:
         options = {k: v for k, v in args.items() if k in _ARGUMENTS["ffjord_flow"] and k != "n_dims"}
         sizes = {k: v for k, v in args.items() if k not in options}
-        name = options.pop("activation", "tanh")
-        if name not in ACTIVATIONS:
-            raise ValueError(f"the drift activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+        activation = _activation(options.pop("activation", "tanh"), "drift")
         t_span = (options.pop("t0", 0.0), options.pop("t1", 1.0))
-        return warm_start_ffjord(build_gaussianizer(sizes), jr.key(0), activation=ACTIVATIONS[name],
+        return warm_start_ffjord(build_gaussianizer(sizes), jr.key(0), activation=activation,
                                  t_span=t_span, **options)
 
     return build
