@@ -37,6 +37,7 @@ __all__ = [
     "ARCHITECTURES",
     "CONDITIONAL_COUPLING_COMPONENTS",
     "CONDITIONAL_COUPLING_MAX_LAYERS",
+    "CONDITIONAL_DEPENDENCE",
     "COUPLING_MIN_ROWS_PER_DIM",
     "DEFAULT_PATIENCE",
     "DEFAULT_STEPS",
@@ -73,6 +74,13 @@ CONDITIONAL_COUPLING_COMPONENTS = 4
 #: Most greedy blocks of the conditional coupling architecture by default (the greedy
 #: depth rule scores ``p(x)``, not ``p(x | y)``, and deeper starts overfit held-out pairs).
 CONDITIONAL_COUPLING_MAX_LAYERS = 2
+
+#: How the recipe's conditional greedy start sets each architecture's dependence on the
+#: condition (:func:`fit_rbig`'s ``dependence``): the regression start for the diagonal
+#: blocks, whose fine-tuned fits it leaves closer to the truth on the conditional
+#: benchmark; the zero start for the coupling blocks, whose fine-tuned fits end better
+#: from it (``benchmarks/results/conditional.md``, ``docs/design.md``).
+CONDITIONAL_DEPENDENCE = {"diagonal": "regression", "coupling": "zero"}
 
 #: Training rows per column from which fine-tuning also trains the rotations.
 ROTATION_MIN_ROWS_PER_DIM = 10
@@ -277,7 +285,8 @@ def fit_density(
         condition: Conditions ``Y``, one row per row of ``X``, for a conditional density
             :math:`p(x \mid y)`: the same recipe on (x, y) pairs, held out together, with
             the conditional greedy start of ``fit_rbig(X, condition=Y, architecture=...)``
-            fine-tuned and early-stopped on held-out pairs. ``"auto"`` picks conditional
+            (its ``dependence`` from :data:`CONDITIONAL_DEPENDENCE`) fine-tuned and
+            early-stopped on held-out pairs. ``"auto"`` picks conditional
             coupling blocks (networks of ``y`` and one part of the point) by the rule of
             the unconditional case, the diagonal blocks (networks of ``y``) otherwise;
             ``nn_width`` is the width of those networks.
@@ -386,7 +395,8 @@ def _greedy_fit(
     if max_layers is None:
         max_layers = 8 if architecture == "coupling" else 64
     if condition is not None:
-        options |= {"condition": condition, "nn_width": nn_width, "architecture": architecture}
+        options |= {"condition": condition, "nn_width": nn_width, "architecture": architecture,
+                    "dependence": CONDITIONAL_DEPENDENCE[architecture]}
         return fit_rbig(X_train, max_layers=max_layers, val_data=X_val, **options)
     if architecture == "coupling":
         return fit_rbig_coupling(

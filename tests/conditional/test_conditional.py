@@ -25,7 +25,7 @@ def _pairs(n=300, seed=0):
 def fitted():
     X, Y = _pairs()
     return X, Y, gf.fit_rbig(X, n_layers=3, n_components=4), gf.fit_rbig(
-        X, condition=Y, n_layers=3, n_components=4
+        X, condition=Y, n_layers=3, n_components=4, dependence="zero"
     )
 
 
@@ -36,6 +36,36 @@ def test_greedy_start_equals_the_unconditional_fit(fitted):
     X2 = np.r_[X, X[:2]]
     diff = conditional.log_prob(X2, condition=far) - plain.log_prob(X2)
     assert float(jnp.max(jnp.abs(diff))) <= 1e-12
+
+
+@pytest.mark.parametrize("architecture", ["diagonal", "coupling"])
+def test_regression_start_fits_the_dependence_before_any_gradient(fitted, architecture):
+    X, Y, plain, _ = fitted
+    start = gf.fit_rbig(X, condition=Y, n_layers=3, n_components=4, architecture=architecture)
+    Xv, Yv = _pairs(2000, seed=1)
+    nll = lambda f, *c: -float(jnp.mean(f.log_prob(Xv, *c)))
+    # The pairs' x depends on y in its mean and its scale: the start reads both.
+    assert nll(start, Yv) < nll(plain) - 0.3
+    far = start.log_prob(X[:2], condition=np.array([[50.0], [-50.0]]))
+    assert bool(jnp.all(jnp.isfinite(far)))
+    assert layout.conditional_gaussianizer(start).block_architecture == architecture
+
+
+def test_regression_start_keeps_blocks_that_gain_nothing_unconditional():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 2)) ** 3
+    Y = np.sign(rng.standard_normal((400, 1)))  # independent of X
+    plain = gf.fit_rbig(X, n_layers=2, n_components=3)
+    start = gf.fit_rbig(X, condition=Y, n_layers=2, n_components=3)
+    Xv, Yv = rng.standard_normal((2000, 2)) ** 3, np.sign(rng.standard_normal((2000, 1)))
+    gap = float(jnp.mean(plain.log_prob(Xv)) - jnp.mean(start.log_prob(Xv, condition=Yv)))
+    assert abs(gap) < 0.05
+
+
+def test_unknown_dependence_is_named(fitted):
+    X, Y, _, _ = fitted
+    with pytest.raises(ValueError, match="dependence must be"):
+        gf.fit_rbig(X, condition=Y, n_layers=1, dependence="linear")
 
 
 @pytest.mark.slow
@@ -198,7 +228,7 @@ def test_inspection_of_a_conditional_flow(fitted):
 def coupled():
     X, Y = _pairs()
     return X, Y, gf.fit_rbig(X, n_layers=2, n_components=3), gf.fit_rbig(
-        X, condition=Y, n_layers=2, n_components=3, architecture="coupling"
+        X, condition=Y, n_layers=2, n_components=3, architecture="coupling", dependence="zero"
     )
 
 

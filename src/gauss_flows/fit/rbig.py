@@ -42,6 +42,7 @@ from gauss_flows.fit.marginal_fit import AbstractMarginalFit, marginal_from_keyw
 from gauss_flows.fit.rotations import AbstractRotationRule, as_rotation_rule
 from gauss_flows._conditions import as_condition_matrix, condition_moments
 from gauss_flows.bijections.conditional_stack import ConditionalGaussianizationStack
+from gauss_flows.fit.conditional_start import DEPENDENCE_STARTS, regression_start
 from gauss_flows import layout
 from gauss_flows.layout import assemble_conditional_flow, assemble_flow, gaussianizer
 
@@ -69,6 +70,7 @@ def fit_rbig(
     nn_width: int = 32,
     nn_depth: int = 1,
     architecture: str = "diagonal",
+    dependence: str = "regression",
     **deprecated_options: object,
 ) -> Transformed:
     """Fit a Gaussianization flow greedily, block by block, with no gradients (RBIG).
@@ -146,17 +148,24 @@ def fit_rbig(
             :math:`p(x \mid y)`. The greedy fit is that of ``X`` alone; every block's
             marginal maps then get a network of the (standardised) condition whose
             bounded offsets move their mixture parameters
-            (:class:`~gauss_flows.bijections.ConditionalGaussianizationStack`). Its output
-            weights start at zero, so the returned conditional flow equals the
-            unconditional greedy fit for every condition until :func:`train_flow` (with
-            ``condition=``) learns the dependence. Needs the mixture marginal family.
+            (:class:`~gauss_flows.bijections.ConditionalGaussianizationStack`); their
+            output weights start as ``dependence`` says, and :func:`train_flow` (with
+            ``condition=``) learns the dependence from there. Needs the mixture marginal
+            family.
         nn_width: Hidden width of each block's condition network (with ``condition``).
         nn_depth: Hidden layers of each block's condition network (with ``condition``).
         architecture: The conditional blocks (with ``condition``): ``"diagonal"`` (each
             block's network reads ``y``) or ``"coupling"`` (two networks per block read
             ``y`` and one part of the rotated point, so the dependence between the parts
-            can change with ``y``; 2 or more columns). Both start at the unconditional
-            greedy fit exactly.
+            can change with ``y``; 2 or more columns).
+        dependence: How a conditional fit's dependence on the condition starts:
+            ``"regression"`` (block by block, a location-scale regression of the
+            block's input on its network's random features, written into the output
+            weights where it gains training likelihood;
+            :func:`~gauss_flows.fit.conditional_start.regression_start`) or ``"zero"``
+            (output weights at zero: the conditional flow equals the unconditional
+            greedy fit for every condition, exactly). See
+            :data:`~gauss_flows.fit.conditional_start.DEPENDENCE_STARTS`.
         **deprecated_options: The former marginal-fit keywords ``em_steps``, ``em_tol``,
             ``em_accelerate``, ``min_scale``, ``prior_count`` and ``tail_weight``, each
             setting the :class:`~gauss_flows.fit.MixtureFit` field of its name
@@ -212,6 +221,10 @@ def fit_rbig(
                 "(condition=...); for unconditional coupling flows use fit_rbig_coupling"
             )
         return _fit_greedy(X, settings)
+    if dependence not in DEPENDENCE_STARTS:
+        raise ValueError(
+            f"dependence must be one of {', '.join(map(repr, DEPENDENCE_STARTS))}; got {dependence!r}"
+        )
     C = as_condition_matrix(condition, n_rows=X.shape[0])
     flow = _fit_greedy(X, settings)
     stack = gaussianizer(flow)
@@ -225,7 +238,19 @@ def fit_rbig(
         jr.key(settings.random_state), stack, loc, scale, nn_width=nn_width, nn_depth=nn_depth,
         architecture=architecture,
     )
-    return assemble_conditional_flow(conditional)
+    flow = assemble_conditional_flow(conditional)
+    if dependence == "zero":
+        return flow
+    return regression_start(
+        flow,
+        X,
+        C,
+        marginal=settings.marginal,
+        n_components=settings.n_components,
+        component_counts=settings.component_counts,
+        fit_rows=settings.fit_rows,
+        random_state=settings.random_state,
+    )
 
 
 class _Greedy(NamedTuple):
