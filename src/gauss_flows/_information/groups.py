@@ -73,13 +73,20 @@ class GroupTotalCorrelations:
         cols = np.asarray(cols, dtype=int).reshape(-1)
         if cols.size < 2:
             return 0.0
-        every = self._all(cols)
-        z = self.z if every else self.z[:, cols]
         if self.chosen is not None:
+            every = self._all(cols)
+            z = self.z if every else self.z[:, cols]
             heldout = self.chosen.heldout if every else None
             return elliptical_total_correlation(z, self.chosen.nu, self.s, salt, heldout)
+        gaussian, rest = self._gaussian_path(cols, salt)
+        return gaussian + rest
+
+    def _gaussian_path(self, cols: np.ndarray, salt: int) -> tuple[float, float]:
+        """The Gaussian part (a sub-block of ``r``) and rank-RBIG remainder of ``cols``."""
+        every = self._all(cols)
         r = self.r if every else self.r[np.ix_(cols, cols)]
-        return gaussian_tc(r, self.n) + remainder_value(z, self.s, salt)
+        z = self.z if every else self.z[:, cols]
+        return gaussian_tc(r, self.n), remainder_value(z, self.s, salt)
 
     def signed_sum(self, terms) -> float:
         """``Σ c · TC(cols)`` over ``terms``, triples ``(c, cols, salt)``.
@@ -94,10 +101,8 @@ class GroupTotalCorrelations:
             cols = np.asarray(cols, dtype=int).reshape(-1)
             if cols.size < 2:
                 continue
-            every = self._all(cols)
-            r = self.r if every else self.r[np.ix_(cols, cols)]
-            gaussian += c * gaussian_tc(r, self.n)
-            rest += c * remainder_value(self.z if every else self.z[:, cols], self.s, salt)
+            g, r = self._gaussian_path(cols, salt)
+            gaussian, rest = gaussian + c * g, rest + c * r
         return float(gaussian + rest)
 
     def parts(self, salt: int = 0) -> tuple[float, float, Remainder]:

@@ -22,13 +22,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gauss_flows._information.entropy1d import check_spacing, negentropy, negentropy_null
-from gauss_flows._information.gaussian import (
-    correlation,
-    gaussian_tc,
-    logdet_bias,
-    normal_scores,
-    whiten,
-)
+from gauss_flows._information.gaussian import logdet_bias, normal_scores, whiten
 from gauss_flows._information.settings import InformationSettings
 from gauss_flows.fit.rotations import random_rotation
 
