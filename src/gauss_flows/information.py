@@ -83,21 +83,13 @@ from gauss_flows._information.degenerate import (
     monotone_pair,
     singular_scores,
 )
-from gauss_flows._information.elliptical import (
-    choose_elliptical,
-    elliptical_total_correlation,
-)
 from gauss_flows._information.gaussian import (
     correlation,
-    gaussian_tc,
     normal_scores,
     scores_from_ranks,
 )
-from gauss_flows._information.remainder import (
-    remainder_of_scores,
-    remainder_value,
-    scores_total_correlation,
-)
+from gauss_flows._information.groups import GroupTotalCorrelations
+from gauss_flows._information.remainder import remainder_of_scores, scores_total_correlation
 from gauss_flows._information.settings import InformationSettings
 from gauss_flows._information.uncertainty import Estimate, Uncertainty, subsample_estimate
 from gauss_flows._information.ties import (
@@ -569,18 +561,12 @@ def mutual_information(
         labels = Labels((("X", 0, dx), ("Y", dx, dx + dy)))
         XY = jnp.concatenate([X, Y.astype(X.dtype)], axis=1)
         z = _scores(XY, labels, s, "mutual information")
-        chosen = choose_elliptical(z, s)
-        if chosen is not None:
-            # One elliptical family for the joint and both parts, so their biases cancel.
-            raw = elliptical_total_correlation(z, chosen.nu, s, 0, chosen.heldout)
-            raw -= elliptical_total_correlation(z[:, :dx], chosen.nu, s, 1)
-            raw -= elliptical_total_correlation(z[:, dx:], chosen.nu, s, 2)
-            return _beyond_log_n(_nonnegative(raw, "mutual information"), n)
-        r = correlation(z)
-        gaussian = gaussian_tc(r, n) - gaussian_tc(r[:dx, :dx], n) - gaussian_tc(r[dx:, dx:], n)
-        rest = remainder_value(z, s, 0) - remainder_value(z[:, :dx], s, 1)
-        rest = rest - remainder_value(z[:, dx:], s, 2)
-        return _beyond_log_n(_nonnegative(gaussian + rest, "mutual information"), n)
+        # One path (the elliptical family chosen on the joint, or the Gaussian parts of one
+        # correlation matrix) for the joint and both parts, so their biases cancel.
+        raw = GroupTotalCorrelations(z, s).signed_sum(
+            ((1, np.arange(dx + dy), 0), (-1, np.arange(dx), 1), (-1, np.arange(dx, dx + dy), 2))
+        )
+        return _beyond_log_n(_nonnegative(raw, "mutual information"), n)
 
     return _result(core(X, Y), core, (X, Y), uncertainty, paired=True)
 

@@ -1,18 +1,22 @@
 """The rest of the information suite: measures built from total correlations of column groups.
 
 Every measure here is a signed sum of total correlations of groups of columns, all
-computed from *one* set of joint normal scores (:mod:`gauss_flows.information`): the
-Gaussian parts come from sub-blocks of one correlation matrix (each with its exact bias
-removed) and the non-Gaussian parts from the rank-RBIG remainder of each group. The
-marginal entropies cancel from every such sum, so no 1-D entropy estimate enters:
+computed from *one* set of joint normal scores (:mod:`gauss_flows.information`) by the
+one path of :func:`~gauss_flows.total_correlation` and
+:func:`~gauss_flows.mutual_information` (``_information.groups``): where the
+elliptical-copula candidate wins on the joint scores, every group is measured under the
+elliptical family chosen there; otherwise the Gaussian parts come from sub-blocks of one
+correlation matrix (each with its exact bias removed) and the non-Gaussian parts from the
+rank-RBIG remainder of each group. The marginal entropies cancel from every such sum, so
+no 1-D entropy estimate enters:
 
 * conditional mutual information ``I(X; Y | Z) = TC(XYZ) − TC(XZ) − TC(YZ) + TC(Z)``;
 * interaction (co-)information ``I(X; Y; Z) = I(X; Y) − I(X; Y | Z)`` (positive for
   redundancy, negative for synergy);
 * dual total correlation ``DTC = (d − 1) TC(X) − Σᵢ TC(X₋ᵢ)`` and O-information
   ``Ω = TC − DTC = (2 − d) TC(X) + Σᵢ TC(X₋ᵢ)``;
-* the pairwise mutual-information matrix, with the Gaussian parts of all pairs in one
-  closed form and the non-Gaussian remainders of all pairs run as one vectorised loop.
+* the pairwise mutual-information matrix, with the Gaussian (or radial) parts of all
+  pairs first and the non-Gaussian remainders of all pairs run as one vectorised loop.
 
 The Jensen–Shannon divergence ``H(M) − ½ H(P) − ½ H(Q)`` (``M`` the equal mixture) uses
 :func:`~gauss_flows.entropy`; :func:`negentropy` and :func:`information_reduction` expose
@@ -54,13 +58,10 @@ from jaxtyping import Array, ArrayLike
 from gauss_flows._information.degenerate import Labels
 from gauss_flows._information.entropy1d import check_spacing, negentropy_null
 from gauss_flows._information.entropy1d import negentropy as _negentropy
-from gauss_flows._information.gaussian import correlation, gaussian_tc, logdet_bias, whiten
-from gauss_flows._information.remainder import (
-    gains_until_quiet,
-    null_profile,
-    remainder_of_scores,
-    remainder_value,
-)
+from gauss_flows._information.elliptical import radially_gaussianized
+from gauss_flows._information.gaussian import correlation, logdet_bias, whiten
+from gauss_flows._information.groups import GroupTotalCorrelations
+from gauss_flows._information.remainder import gains_until_quiet, null_profile
 from gauss_flows._information.settings import InformationSettings
 from gauss_flows._information.ties import dequantize
 from gauss_flows._information.uncertainty import Estimate, Uncertainty
@@ -102,7 +103,13 @@ def _paired(named: tuple[tuple[str, ArrayLike], ...]) -> list[Array]:
 
 
 class _Groups:
-    """Total correlations of column groups of one joint sample, from one set of scores."""
+    """Column groups of one joint sample, their total correlations by one shared path.
+
+    The joint normal scores are made (and checked for degeneracy) once; every total
+    correlation is then :class:`~gauss_flows._information.groups.GroupTotalCorrelations`
+    of those scores, the path of :func:`~gauss_flows.total_correlation` and
+    :func:`~gauss_flows.mutual_information`.
+    """
 
     def __init__(self, arrays: list[Array], names: tuple[str, ...], s: InformationSettings,
                  quantity: str) -> None:
@@ -112,23 +119,22 @@ class _Groups:
         labels = Labels(tuple((nm, int(a), int(b)) for nm, a, b in zip(names, edges[:-1], edges[1:])))
         joint = jnp.concatenate(arrays, axis=1)
         self.n = joint.shape[0]
-        self.z = _scores(joint, labels, s, quantity)
-        self.r = np.asarray(correlation(self.z))
-        self.s = s
-        self._salt = 0
+        self.tcs = GroupTotalCorrelations(_scores(joint, labels, s, quantity), s)
 
-    def tc(self, *groups: int) -> float:
-        """Total correlation of the union of the given groups."""
-        cols = np.concatenate([self.columns[g] for g in groups])
-        return self.tc_of(cols)
+    def cols(self, *groups: int) -> np.ndarray:
+        """The columns of the union of the given groups."""
+        return np.concatenate([self.columns[g] for g in groups])
 
-    def tc_of(self, cols: np.ndarray) -> float:
-        """Total correlation of the given columns (each call its own rotations)."""
-        self._salt += 1
-        if cols.size < 2:
-            return 0.0
-        gaussian = gaussian_tc(jnp.asarray(self.r[np.ix_(cols, cols)]), self.n)
-        return gaussian + remainder_value(self.z[:, cols], self.s, self._salt)
+    def signed_sum(self, *terms: tuple[float, np.ndarray]) -> float:
+        """``Σ c · TC(cols)`` over pairs ``(c, cols)``, each group its own rotations."""
+        return self.tcs.signed_sum(
+            tuple((c, cols, salt) for salt, (c, cols) in enumerate(terms, start=1))
+        )
+
+    def cmi_terms(self) -> tuple[tuple[float, np.ndarray], ...]:
+        """``I(X; Y | Z) = TC(XYZ) − TC(XZ) − TC(YZ) + TC(Z)`` of groups 0, 1, 2."""
+        c = self.cols
+        return ((1, c(0, 1, 2)), (-1, c(0, 2)), (-1, c(1, 2)), (1, c(2)))
 
 
 def conditional_mutual_information(
@@ -178,7 +184,7 @@ def conditional_mutual_information(
 
     def core(X: Array, Y: Array, Z: Array) -> float:
         g = _Groups([X, Y, Z], ("X", "Y", "Z"), s, "conditional mutual information")
-        value = g.tc(0, 1, 2) - g.tc(0, 2) - g.tc(1, 2) + g.tc(2)
+        value = g.signed_sum(*g.cmi_terms())
         quantity = "conditional mutual information"
         return _beyond_log_n(_nonnegative(value, quantity), g.n, quantity)
 
@@ -230,19 +236,21 @@ def interaction_information(
 
     def core(X: Array, Y: Array, Z: Array) -> float:
         g = _Groups([X, Y, Z], ("X", "Y", "Z"), s, "interaction information")
-        mi = g.tc(0, 1) - g.tc(0) - g.tc(1)
-        cmi = g.tc(0, 1, 2) - g.tc(0, 2) - g.tc(1, 2) + g.tc(2)
-        return float(mi - cmi)
+        mi = ((1, g.cols(0, 1)), (-1, g.cols(0)), (-1, g.cols(1)))
+        cmi = tuple((-c, cols) for c, cols in g.cmi_terms())
+        return g.signed_sum(*mi, *cmi)
 
     return _result(core(*arrays), core, tuple(arrays), uncertainty, paired=True, low=None)
 
 
-def _leave_one_out(X: Array, s: InformationSettings, quantity: str) -> tuple[float, float]:
-    """``TC(X)`` and ``Σᵢ TC(X₋ᵢ)`` over the columns of ``X``."""
+def _leave_one_out(
+    X: Array, s: InformationSettings, quantity: str, c_all: float, c_minus: float
+) -> float:
+    """``c_all · TC(X) + c_minus · Σᵢ TC(X₋ᵢ)`` over the columns of ``X``."""
     d = X.shape[1]
     g = _Groups([X], ("X",), s, quantity)
     cols = np.arange(d)
-    return g.tc_of(cols), sum(g.tc_of(np.delete(cols, i)) for i in range(d))
+    return g.signed_sum((c_all, cols), *((c_minus, np.delete(cols, i)) for i in range(d)))
 
 
 def _columns(X: ArrayLike, least: int, quantity: str) -> Array:
@@ -290,8 +298,8 @@ def dual_total_correlation(
     X = _columns(X, 2, "dual total correlation")
 
     def core(X: Array) -> float:
-        tc, minus = _leave_one_out(X, s, "dual total correlation")
-        return _nonnegative((X.shape[1] - 1) * tc - minus, "dual total correlation")
+        value = _leave_one_out(X, s, "dual total correlation", X.shape[1] - 1, -1)
+        return _nonnegative(value, "dual total correlation")
 
     return _result(core(X), core, (X,), uncertainty, paired=True)
 
@@ -336,8 +344,7 @@ def o_information(
     X = _columns(X, 3, "O-information")
 
     def core(X: Array) -> float:
-        tc, minus = _leave_one_out(X, s, "O-information")
-        return float((2 - X.shape[1]) * tc + minus)
+        return _leave_one_out(X, s, "O-information", 2 - X.shape[1], 1)
 
     return _result(core(X), core, (X,), uncertainty, paired=True, low=None)
 
@@ -469,6 +476,9 @@ class InformationReduction:
             reference's mean subtracted), one entry per layer run.
         counted: How many leading layers stand clear of the reference's noise; their sum
             is the non-Gaussian part of the estimate.
+        radial: Where the elliptical-copula candidate is chosen, what its radial
+            Gaussianization removed beyond the Gaussian part (the layers then run on the
+            radially Gaussianized rows); 0 otherwise.
 
     Example:
         >>> r = InformationReduction(0.5, np.array([0.1, 0.0]), 1)
@@ -479,16 +489,20 @@ class InformationReduction:
     gaussian: float
     layers: np.ndarray
     counted: int
+    radial: float = 0.0
 
     @property
     def total(self) -> float:
-        """The total-correlation estimate: the Gaussian part plus the counted layers."""
-        return float(self.gaussian + max(float(np.sum(self.layers[: self.counted])), 0.0))
+        """The total-correlation estimate: the Gaussian and radial parts plus the counted layers."""
+        head = self.gaussian + self.radial
+        return float(head + max(float(np.sum(self.layers[: self.counted])), 0.0))
 
     @property
     def cumulative(self) -> np.ndarray:
-        """Information removed after each layer, the Gaussian part first (length ``1 + layers``)."""
-        return self.gaussian + np.concatenate([[0.0], np.cumsum(self.layers)])
+        """Information removed after each layer, the Gaussian and radial parts first
+        (length ``1 + layers``)."""
+        head = self.gaussian + self.radial
+        return head + np.concatenate([[0.0], np.cumsum(self.layers)])
 
 
 def information_reduction(
@@ -497,18 +511,18 @@ def information_reduction(
     """The per-layer information reduction of iterative Gaussianization on ``X``.
 
     The estimate of :func:`~gauss_flows.total_correlation` broken into its parts: the
-    Gaussian part in closed form, then what each rank-RBIG layer (rotation, marginal
-    Gaussianization, decorrelation) removed. Layers run until ``patience`` in a row do
-    not stand clear of the Gaussian reference.
+    Gaussian part in closed form, the radial part where the elliptical-copula candidate
+    is chosen (``InformationSettings.elliptical_max_dims``), then what each rank-RBIG
+    layer (rotation, marginal Gaussianization, decorrelation) removed. Layers run until
+    ``patience`` in a row do not stand clear of the Gaussian reference.
 
     Args:
         X: Samples, shape ``(n_samples, n_dims)`` with ``n_dims ≥ 2``.
         settings: How to estimate (:class:`~gauss_flows.InformationSettings`).
 
     Returns:
-        An :class:`InformationReduction`; its ``total`` is the rank-RBIG total-correlation
-        estimate, that of :func:`~gauss_flows.total_correlation` unless the latter's
-        elliptical-copula candidate is chosen (``InformationSettings.elliptical_max_dims``).
+        An :class:`InformationReduction`; its ``total`` is the estimate of
+        :func:`~gauss_flows.total_correlation` (to rounding).
 
     Raises:
         ValueError: As :func:`~gauss_flows.total_correlation`, and for a single column.
@@ -522,13 +536,14 @@ def information_reduction(
         True
 
     References:
-        Laparra et al. (2011, 2020); see :mod:`gauss_flows.information`.
+        Laparra et al. (2011, 2020); Lyu & Simoncelli (2009) for the radial part; see
+        :mod:`gauss_flows.information`.
     """
     s = _settings("information_reduction", settings, {})
     X = _columns(X, 2, "information reduction")
     z = _scores(X, Labels((("X", 0, X.shape[1]),)), s, "information reduction")
-    rest = remainder_of_scores(z, s, 0)
-    return InformationReduction(gaussian_tc(correlation(z), z.shape[0]), rest.gains, rest.counted)
+    gaussian, radial, rest = GroupTotalCorrelations(z, s).parts(0)
+    return InformationReduction(gaussian, rest.gains, rest.counted, radial)
 
 
 _PAIR_CHUNK = 256
@@ -543,7 +558,11 @@ def pairwise_mutual_information(
     normal scores (``−½ log(1 − ρᵢⱼ²)`` less its exact bias). With ``method="rbig"`` the
     non-Gaussian remainder of every pair is added, all pairs running the rank-RBIG loop
     together in vectorised chunks, so 100+ columns take seconds to minutes rather than one
-    call per pair.
+    call per pair. Where the elliptical-copula candidate of
+    :func:`~gauss_flows.total_correlation` is chosen on all columns (at most
+    ``InformationSettings.elliptical_max_dims`` of them), every pair is instead measured
+    under that elliptical family (its radial part, then the remainder of the radially
+    Gaussianized pair), as :func:`~gauss_flows.mutual_information` measures it.
 
     Args:
         X: Samples, shape ``(n_samples, n_dims)`` with ``n_dims ≥ 2``.
@@ -577,22 +596,40 @@ def pairwise_mutual_information(
     X = _columns(X, 2, "pairwise mutual information")
     n, d = X.shape
     z = _scores(X, Labels((("X", 0, d),)), s, "pairwise mutual information")
-    r = np.asarray(correlation(z), np.float64)
-    rho2 = np.minimum(r**2, 1.0 - np.finfo(np.float64).eps)
-    out = -0.5 * np.log1p(-rho2) - logdet_bias(n, 2)
-    if method == "rbig":
-        i, j = np.triu_indices(d, 1)
-        rest = _pair_remainders(z, i, j, s)
-        out[i, j] += rest
-        out[j, i] += rest
+    i, j = np.triu_indices(d, 1)
+    chosen = GroupTotalCorrelations(z, s).chosen if method == "rbig" else None
+    if chosen is not None:
+        # The elliptical family chosen on all columns, for every pair: the path of
+        # total_correlation and mutual_information (a pair's TC is its MI).
+        out = np.zeros((d, d))
+        zn = np.asarray(z, np.float64)
+        radial, u = zip(*(radially_gaussianized(zn[:, [a, b]], chosen.nu, s) for a, b in zip(i, j)))
+        stack = jnp.asarray(np.stack(u), z.dtype)
+        value = np.asarray(radial) + _pair_remainders(stack, np.arange(len(i)), None, s)
+        out[i, j] = out[j, i] = value
+    else:
+        r = np.asarray(correlation(z), np.float64)
+        rho2 = np.minimum(r**2, 1.0 - np.finfo(np.float64).eps)
+        out = -0.5 * np.log1p(-rho2) - logdet_bias(n, 2)
+        if method == "rbig":
+            rest = _pair_remainders(z, i, j, s)
+            out[i, j] += rest
+            out[j, i] += rest
     out = np.maximum(out, 0.0)
     np.fill_diagonal(out, np.inf)
     return out
 
 
-def _pair_remainders(z: Array, i: np.ndarray, j: np.ndarray, s: InformationSettings) -> np.ndarray:
-    """The non-Gaussian remainder of every column pair ``(i[k], j[k])`` of scores ``z``."""
-    n = z.shape[0]
+def _pair_remainders(
+    z: Array, i: np.ndarray, j: np.ndarray | None, s: InformationSettings
+) -> np.ndarray:
+    """The non-Gaussian remainder of every column pair ``(i[k], j[k])`` of scores ``z``.
+
+    With ``j=None``, ``z`` is a stack of two-column samples, shape ``(pairs, n, 2)``, and
+    ``i`` indexes it.
+    """
+    stacked = j is None
+    n = z.shape[1] if stacked else z.shape[0]
     dtype = str(z.dtype)
     spacing = check_spacing(s.spacing, n)
     mean, spread = null_profile(n, 2, spacing, s.n_reference, dtype, s.max_layers)
@@ -604,7 +641,7 @@ def _pair_remainders(z: Array, i: np.ndarray, j: np.ndarray, s: InformationSetti
     @jax.jit
     def chunk(pairs: Array, keys: Array) -> tuple[Array, Array]:
         def one(pair: Array, key: Array) -> tuple[Array, Array]:
-            w, _ = whiten(z[:, pair])
+            w, _ = whiten(z[pair[0]] if stacked else z[:, pair])
             return gains_until_quiet(
                 w, key, mean_j, cut_j, spacing=spacing, patience=s.patience,
                 j_bias=j_bias, g_bias=g_bias,
@@ -612,7 +649,7 @@ def _pair_remainders(z: Array, i: np.ndarray, j: np.ndarray, s: InformationSetti
 
         return jax.vmap(one)(pairs, keys)
 
-    pairs = np.column_stack([i, j])
+    pairs = np.column_stack([i, i if stacked else j])
     base = jr.key(s.random_state)
     values = np.empty(len(pairs))
     for start in range(0, len(pairs), _PAIR_CHUNK):

@@ -128,11 +128,16 @@ def test_negentropy_closed_forms():
 def test_information_reduction_sums_to_total_correlation():
     x = np.random.default_rng(6).normal(size=N)
     X = np.column_stack([x, x**2 + 0.3 * np.random.default_rng(7).normal(size=N)])
-    r = gf.information_reduction(X)
+    rank_rbig = gf.InformationSettings(elliptical_max_dims=0)
+    r = gf.information_reduction(X, settings=rank_rbig)
     assert r.counted > 0 and r.layers[0] > 0.1  # the first layer removes most
-    rank_rbig = gf.InformationSettings(elliptical_max_dims=0)  # the path it decomposes
+    assert r.radial == 0.0
     assert r.total == pytest.approx(gf.total_correlation(X, settings=rank_rbig), abs=1e-9)
     assert r.cumulative[0] == r.gaussian and r.cumulative.shape == (1 + r.layers.size,)
+    # With the defaults it decomposes the default estimate, whichever path that takes.
+    r = gf.information_reduction(X)
+    assert r.total == pytest.approx(gf.total_correlation(X), abs=1e-9)
+    assert r.cumulative[0] == pytest.approx(r.gaussian + r.radial, abs=1e-12)
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from gauss_flows._information.remainder import remainder_value
+from gauss_flows._information.remainder import Remainder, remainder_of_scores
 from gauss_flows._information.settings import InformationSettings
 
 DEGREES_OF_FREEDOM: tuple[float | None, ...] = (1.0, 2.0, 3.0, 5.0, 10.0, 30.0, None)
@@ -187,6 +187,60 @@ def choose_elliptical(z, settings: InformationSettings) -> Elliptical | None:
     return Elliptical(best, gain, stderr, float(ll[best].mean()))
 
 
+def elliptical_parts(
+    z,
+    nu: float | None,
+    settings: InformationSettings,
+    salt: int = 0,
+    heldout: float | None = None,
+) -> tuple[float, Remainder]:
+    """The two parts of :func:`elliptical_total_correlation`: radial and remainder.
+
+    The radial part is the held-out ``E log q(z) − E log N(z)`` plus ``½ d (1 − mean z²)``
+    (the part of ``Σᵢ H(zᵢ) + E log N(z)`` the finite sample leaves); the second is the
+    rank-RBIG :class:`~gauss_flows._information.remainder.Remainder` of the radially
+    Gaussianized rows, whose layers :func:`~gauss_flows.information_reduction` reports.
+    ``z`` must have at least two columns.
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows._information.elliptical import elliptical_parts
+        >>> from gauss_flows.information import InformationSettings
+        >>> z = np.random.default_rng(0).normal(size=(1000, 2))
+        >>> radial, rest = elliptical_parts(z, None, InformationSettings())
+        >>> abs(radial) < 0.05 and rest.value >= 0
+        True
+    """
+    radial, u = radially_gaussianized(z, nu, settings, heldout)
+    return radial, remainder_of_scores(u, settings, _SALT + salt)
+
+
+def radially_gaussianized(
+    z, nu: float | None, settings: InformationSettings, heldout: float | None = None
+) -> tuple[float, np.ndarray]:
+    """The radial part of :func:`elliptical_parts` and the radially Gaussianized rows.
+
+    The rows ``u`` are what the rank-RBIG remainder is measured on (standard normal where
+    the elliptical model holds).
+
+    Example:
+        >>> import numpy as np
+        >>> from gauss_flows._information.elliptical import radially_gaussianized
+        >>> from gauss_flows.information import InformationSettings
+        >>> z = np.random.default_rng(0).normal(size=(1000, 2))
+        >>> radial, u = radially_gaussianized(z, None, InformationSettings())
+        >>> u.shape, bool(abs(radial) < 0.05)
+        ((1000, 2), True)
+    """
+    z = np.asarray(z, np.float64)
+    n, d = z.shape
+    if heldout is None:
+        heldout = float(_heldout(z, (nu,), settings)[nu].mean())
+    v, log_t = _marginals(z, nu)
+    _, u = _radial(v, _kendall_dispersion(z), v, log_t)
+    return heldout + 0.5 * d * (1.0 - np.mean(z**2)), u
+
+
 def elliptical_total_correlation(
     z,
     nu: float | None,
@@ -198,8 +252,9 @@ def elliptical_total_correlation(
 
     The held-out ``E log q(z) − E log N(z)`` (with ``½ d (1 − mean z²)``, the part of
     ``Σᵢ H(zᵢ) + E log N(z)`` the finite sample leaves) plus the rank-RBIG remainder of
-    the radially Gaussianized rows. ``heldout``, if given, is that log-likelihood ratio
-    already measured (:attr:`Elliptical.heldout`). ``salt`` keys the remainder's rotations.
+    the radially Gaussianized rows (:func:`elliptical_parts`). ``heldout``, if given, is
+    that log-likelihood ratio already measured (:attr:`Elliptical.heldout`). ``salt``
+    keys the remainder's rotations.
 
     Example:
         >>> import numpy as np
@@ -209,30 +264,7 @@ def elliptical_total_correlation(
         >>> abs(elliptical_total_correlation(z, None, InformationSettings())) < 0.05
         True
     """
-    z = np.asarray(z, np.float64)
-    n, d = z.shape
-    if d < 2:
+    if np.shape(z)[1] < 2:
         return 0.0
-    if heldout is None:
-        heldout = float(_heldout(z, (nu,), settings)[nu].mean())
-    v, log_t = _marginals(z, nu)
-    _, u = _radial(v, _kendall_dispersion(z), v, log_t)
-    rest = remainder_value(u, settings, _SALT + salt)
-    return float(heldout + 0.5 * d * (1.0 - np.mean(z**2)) + rest)
-
-
-def total_correlation_of_scores(z, settings: InformationSettings, salt: int = 0) -> float | None:
-    """The elliptical total correlation of ``z`` if the candidate is chosen, else ``None``.
-
-    Example:
-        >>> import numpy as np
-        >>> from gauss_flows._information.elliptical import total_correlation_of_scores
-        >>> from gauss_flows.information import InformationSettings
-        >>> z = np.random.default_rng(0).normal(size=(1000, 2))
-        >>> total_correlation_of_scores(z, InformationSettings()) is None
-        True
-    """
-    chosen = choose_elliptical(z, settings)
-    if chosen is None:
-        return None
-    return elliptical_total_correlation(z, chosen.nu, settings, salt, chosen.heldout)
+    radial, rest = elliptical_parts(z, nu, settings, salt, heldout)
+    return float(radial + rest.value)

@@ -22,13 +22,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gauss_flows._information.entropy1d import check_spacing, negentropy, negentropy_null
-from gauss_flows._information.gaussian import (
-    correlation,
-    gaussian_tc,
-    logdet_bias,
-    normal_scores,
-    whiten,
-)
+from gauss_flows._information.gaussian import logdet_bias, normal_scores, whiten
 from gauss_flows._information.settings import InformationSettings
 from gauss_flows.fit.rotations import random_rotation
 
@@ -213,7 +207,9 @@ def scores_total_correlation(
     """Total correlation of normal scores ``z``: closed-form Gaussian part + RBIG remainder.
 
     Where the elliptical-copula candidate beats the Gaussian copula on held-out rows
-    (:mod:`~gauss_flows._information.elliptical`), its estimate is returned instead.
+    (:mod:`~gauss_flows._information.elliptical`), its estimate is returned instead: the
+    path of :class:`~gauss_flows._information.groups.GroupTotalCorrelations`, which every
+    measure shares.
 
     Example:
         >>> import numpy as np
@@ -223,12 +219,9 @@ def scores_total_correlation(
         >>> scores_total_correlation(z, InformationSettings())  # one column: no dependence
         0.0
     """
-    from gauss_flows._information.elliptical import total_correlation_of_scores
+    from gauss_flows._information.groups import GroupTotalCorrelations
 
-    elliptical = total_correlation_of_scores(z, settings, salt)
-    if elliptical is not None:
-        return elliptical
-    return gaussian_tc(correlation(z), z.shape[0]) + remainder_value(z, settings, salt)
+    return GroupTotalCorrelations(z, settings).tc(np.arange(z.shape[1]), salt)
 
 
 def remainder_value(z: Float[Array, "n d"], settings: InformationSettings, salt: int = 0) -> float:
