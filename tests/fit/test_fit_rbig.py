@@ -657,11 +657,9 @@ def test_self_held_out_depth_is_deterministic_for_a_random_state():
 
 
 def test_self_held_out_split_is_seeded_and_keeps_enough_rows():
-    from gauss_flows.fit.rbig import _greedy_settings, _held_out_split
+    from gauss_flows.fit.rbig import _greedy_settings, _held_out_split, greedy_defaults
 
-    options = {**gf.fit_rbig.__kwdefaults__, "n_layers": None, "n_components": 4}
-    for name in ("condition", "architecture", "nn_width", "nn_depth"):
-        options.pop(name)
+    options = {**greedy_defaults(), "n_layers": None, "n_components": 4}
     s = _greedy_settings("fit_rbig", **options)
     X = np.arange(200.0)[:, None]
     train, held = _held_out_split(X, s)

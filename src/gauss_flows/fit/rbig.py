@@ -253,6 +253,25 @@ def fit_rbig(
     )
 
 
+#: ``fit_rbig``'s keywords that shape the conditional flow, not the greedy fit.
+CONDITIONAL_OPTIONS = ("condition", "nn_width", "nn_depth", "architecture", "dependence")
+
+
+def greedy_defaults() -> dict[str, object]:
+    """``fit_rbig``'s defaults of the greedy-fit settings (its conditional options left out).
+
+    Example:
+        >>> from gauss_flows.fit.rbig import greedy_defaults
+        >>> greedy_defaults()["n_components"], "condition" in greedy_defaults()
+        (8, False)
+    """
+    return {
+        name: value
+        for name, value in fit_rbig.__kwdefaults__.items()
+        if name not in CONDITIONAL_OPTIONS
+    }
+
+
 class _Greedy(NamedTuple):
     """The checked settings of one greedy fit."""
 

@@ -20,7 +20,7 @@ from gauss_flows.bijections import (
 )
 from gauss_flows.fit.marginal_families import KDEFit
 from gauss_flows.fit.marginal_fit import MixtureFit
-from gauss_flows.fit.rbig import _fit_greedy, _greedy_settings, fit_rbig
+from gauss_flows.fit.rbig import _fit_greedy, _greedy_settings, greedy_defaults
 from gauss_flows.flows import check_coupling_sizes
 
 
@@ -103,13 +103,7 @@ def fit_rbig_coupling(
             "fit_rbig(X, condition=Y) or fit_density(X, condition=Y)"
         )
     fit_rbig_options.pop("condition", None)
-    # The condition network's sizes are fit_rbig's conditional options, not greedy settings.
-    greedy_defaults = {
-        name: value
-        for name, value in fit_rbig.__kwdefaults__.items()
-        if name not in ("condition", "nn_width", "nn_depth", "architecture")
-    }
-    options = {**greedy_defaults, **fit_rbig_options}
+    options = {**greedy_defaults(), **fit_rbig_options}
     options.update(n_layers=n_layers, n_components=n_components, random_state=random_state)
     settings = _greedy_settings("fit_rbig_coupling", **options)
     if not isinstance(settings.marginal, (MixtureFit, KDEFit)):
