@@ -183,18 +183,16 @@ def _ridge(features: Array, targets: Array, weights: Array | None = None) -> Arr
     """Ridge least-squares coefficients of ``targets`` on ``features`` (one column each),
     optionally with row weights (one column of weights per target column)."""
     n, width = features.shape
-    if weights is None:
-        gram = features.T @ features / n
+
+    def solve(weighted: Array, target: Array) -> Array:
+        gram = weighted.T @ features / n
         penalty = RIDGE * jnp.trace(gram) / width + jnp.finfo(features.dtype).tiny
         return jnp.linalg.solve(gram + penalty * jnp.eye(width, dtype=features.dtype),
-                                features.T @ targets / n)
+                                weighted.T @ target / n)
 
-    def one(target, weight):
-        gram = (features * weight[:, None]).T @ features / n
-        penalty = RIDGE * jnp.trace(gram) / width + jnp.finfo(features.dtype).tiny
-        rhs = (features * weight[:, None]).T @ target / n
-        return jnp.linalg.solve(gram + penalty * jnp.eye(width, dtype=features.dtype), rhs)
-
+    if weights is None:
+        return solve(features, targets)
+    one = lambda target, weight: solve(features * weight[:, None], target)
     return jax.vmap(one, in_axes=(1, 1), out_axes=1)(targets, weights)
 
 
